@@ -1,0 +1,13 @@
+"""Every component type llmtap knows, by the name the config uses for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmtap.collector.component import Factory
+from llmtap.collector.receivers import otlp
+from llmtap.exporters import clickhouse, debug
+
+RECEIVERS: dict[str, Factory[Any]] = {f.type: f for f in (otlp.factory,)}
+PROCESSORS: dict[str, Factory[Any]] = {}
+EXPORTERS: dict[str, Factory[Any]] = {f.type: f for f in (debug.factory, clickhouse.factory)}

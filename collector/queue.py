@@ -1,0 +1,359 @@
+"""Bounded exporter queues, in memory or persisted on disk (write-ahead), and the sending loop.
+
+Each exporter owns one queue per signal. A receiver's request is acknowledged only after every
+queue it goes to has taken it (`Fanout` checks room in all of them first, so a request is never
+half-queued). A persistent queue writes each request to its own file (written, then renamed into
+place) before the receiver answers, so a SIGKILL after the answer loses nothing: the files are read
+back on start. Batches taken for export get a deduplication token derived from the sequence
+numbers they cover; the range is recorded before the first attempt, so a retry after a crash sends
+the same token and the backend can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from llmtap.collector.config import ByteSize, Duration, Model
+
+log = logging.getLogger("llmtap.queue")
+
+
+class QueueFullError(Exception):
+    """The queue has no room: the receiver answers with backpressure."""
+
+
+class RetryableError(Exception):
+    """An export failed in a way that may succeed later (backend down, 5xx, 429)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """An export failed in a way that retrying cannot fix (a 4xx other than 429, bad data)."""
+
+
+class QueueConfig(Model):
+    persistent: bool = True
+    """Persist queued requests under the data directory so they survive a crash or restart."""
+    max_bytes: ByteSize = 256 * 2**20
+    """Capacity; when full, receivers answer 429 / RESOURCE_EXHAUSTED with a retry delay."""
+    fsync: bool = False
+    """fsync each request before acknowledging: survives power loss, not only a process crash."""
+
+
+class RetryConfig(Model):
+    enabled: bool = True
+    initial_interval: Duration = 1.0
+    max_interval: Duration = 30.0
+    multiplier: float = 1.5
+    randomization_factor: float = 0.5
+    max_elapsed_time: Duration = 0.0
+    """Give up on a batch after this long (it is then counted as dropped); 0 retries for ever."""
+
+
+class BatchConfig(Model):
+    max_items: int = 100_000
+    """Most items (spans, data points, log records) in one export call."""
+    max_bytes: ByteSize = 64 * 2**20
+    flush_interval: Duration = 0.2
+    """How long to wait for more data before exporting a small batch."""
+    min_items: int = 8192
+
+
+@dataclass
+class Entry:
+    seq: int
+    items: int
+    size: int
+    data: bytes | None  # None when the payload only lives on disk
+
+
+class BoundedQueue:
+    """A FIFO of OTLP request payloads bounded in bytes, optionally persisted in `directory`."""
+
+    def __init__(self, name: str, max_bytes: int, directory: Path | None = None, fsync: bool = False):
+        self.name = name
+        self.max_bytes = max_bytes
+        self.directory = directory
+        self.fsync = fsync
+        self._entries: deque[Entry] = deque()
+        self._in_flight: list[Entry] = []
+        self._bytes = 0
+        self._items = 0
+        self._next_seq = 1
+        self._changed = asyncio.Event()
+        self._recovered_batch: tuple[int, int] | None = None
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._recover()
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def size_items(self) -> int:
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._entries) + len(self._in_flight)
+
+    def has_room(self, size: int) -> bool:
+        # An empty queue always takes one request, so a request larger than the queue is not refused for ever.
+        return self._bytes == 0 or self._bytes + size <= self.max_bytes
+
+    # -- producer side ------------------------------------------------------------------------
+    def put(self, data: bytes, items: int) -> None:
+        """Append a request. Callers check `has_room` first; this raises if there is none."""
+        if not self.has_room(len(data)):
+            raise QueueFullError(self.name)
+        seq = self._next_seq
+        self._next_seq += 1
+        if self.directory is not None:
+            self._write(seq, items, data)
+            entry = Entry(seq, items, len(data), None)
+        else:
+            entry = Entry(seq, items, len(data), data)
+        self._entries.append(entry)
+        self._bytes += entry.size
+        self._items += items
+        self._changed.set()
+
+    # -- consumer side ------------------------------------------------------------------------
+    def take(self, max_items: int, max_bytes: int) -> list[Entry]:
+        """Move the oldest requests (at least one, if any) into the in-flight batch."""
+        assert not self._in_flight, "ack the in-flight batch first"
+        batch: list[Entry] = []
+        items = size = 0
+        if self._recovered_batch is not None:
+            # Re-form the batch that was in flight at the crash, so its deduplication token is the same.
+            first, last = self._recovered_batch
+            self._recovered_batch = None
+            while self._entries and first <= self._entries[0].seq <= last:
+                batch.append(self._entries.popleft())
+        else:
+            while self._entries:
+                head = self._entries[0]
+                if batch and (items + head.items > max_items or size + head.size > max_bytes):
+                    break
+                batch.append(self._entries.popleft())
+                items += head.items
+                size += head.size
+        if batch and self.directory is not None:
+            self._write_marker(batch[0].seq, batch[-1].seq)
+        self._in_flight = batch
+        return batch
+
+    def payloads(self, batch: list[Entry]) -> list[bytes]:
+        return [e.data if e.data is not None else self._read(e.seq) for e in batch]
+
+    def ack(self) -> None:
+        """The in-flight batch is delivered (or given up on): forget it."""
+        for entry in self._in_flight:
+            self._bytes -= entry.size
+            self._items -= entry.items
+            if self.directory is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._path(entry.seq))
+        if self.directory is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / "inflight.json")
+        self._in_flight = []
+        self._changed.set()
+
+    def release(self) -> None:
+        """Put the in-flight batch back at the head, unsent (shutdown mid-batch)."""
+        self._entries.extendleft(reversed(self._in_flight))
+        if self._in_flight and self.directory is not None:
+            self._recovered_batch = (self._in_flight[0].seq, self._in_flight[-1].seq)
+        self._in_flight = []
+
+    async def wait_changed(self, timeout: float | None) -> None:
+        self._changed.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def ready_items(self) -> int:
+        return sum(e.items for e in self._entries)
+
+    # -- disk -----------------------------------------------------------------------------------
+    def _path(self, seq: int) -> Path:
+        assert self.directory is not None
+        return self.directory / f"{seq:016d}.otlp"
+
+    def _write(self, seq: int, items: int, data: bytes) -> None:
+        path = self._path(seq)
+        tmp = path.with_suffix(".tmp")
+        header = items.to_bytes(8, "little")
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(data)
+            if self.fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _read(self, seq: int) -> bytes:
+        with open(self._path(seq), "rb") as f:
+            f.seek(8)
+            return f.read()
+
+    def _write_marker(self, first: int, last: int) -> None:
+        assert self.directory is not None
+        tmp = self.directory / "inflight.tmp"
+        tmp.write_text(json.dumps({"first": first, "last": last}))
+        os.replace(tmp, self.directory / "inflight.json")
+
+    def _recover(self) -> None:
+        assert self.directory is not None
+        for tmp in self.directory.glob("*.tmp"):
+            tmp.unlink()  # never renamed into place: never acknowledged
+        seqs = sorted(int(p.stem) for p in self.directory.glob("*.otlp"))
+        for seq in seqs:
+            path = self._path(seq)
+            size = path.stat().st_size - 8
+            with open(path, "rb") as f:
+                items = int.from_bytes(f.read(8), "little")
+            self._entries.append(Entry(seq, items, size, None))
+            self._bytes += size
+            self._items += items
+        if seqs:
+            self._next_seq = seqs[-1] + 1
+        marker = self.directory / "inflight.json"
+        if marker.exists():
+            try:
+                bounds = json.loads(marker.read_text())
+                self._recovered_batch = (int(bounds["first"]), int(bounds["last"]))
+            except (ValueError, KeyError, TypeError):
+                self._recovered_batch = None
+        if seqs:
+            log.info("queue %s: recovered %d requests (%d items) from %s", self.name, len(seqs), self._items,
+                     self.directory)
+
+
+ExportFunc = Callable[[list[bytes], str], None]
+"""Sends serialized OTLP requests with a deduplication token; raises RetryableError or PermanentError."""
+
+
+class QueueObserver(Protocol):
+    """Self-telemetry hooks (see `llmtap.collector.telemetry`)."""
+
+    def export_result(self, queue: str, items: int, seconds: float, outcome: str) -> None: ...
+
+
+class Sender:
+    """Drains one queue into one export function: batching, retries with backoff and jitter."""
+
+    def __init__(
+        self,
+        queue: BoundedQueue,
+        export: ExportFunc,
+        batch: BatchConfig,
+        retry: RetryConfig,
+        observer: QueueObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.queue = queue
+        self.export = export
+        self.batch = batch
+        self.retry = retry
+        self.observer = observer
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._draining = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"sender {self.queue.name}")
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Export what is queued for up to `drain_timeout` seconds, then leave the rest queued."""
+        if self._task is None:
+            return
+        self._draining = True
+        self.queue._changed.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._drained()), drain_timeout)
+        except asyncio.TimeoutError:
+            log.warning("queue %s: %d requests left queued after %.1fs drain", self.queue.name, len(self.queue),
+                        drain_timeout)
+        self._stopping = True
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.queue.release()
+
+    async def _drained(self) -> None:
+        while len(self.queue):
+            await asyncio.sleep(0.02)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            if not self.queue.ready_items() and not self.queue._recovered_batch:
+                await self.queue.wait_changed(None if not self._draining else 0.05)
+                continue
+            if not self._draining and self.queue.ready_items() < self.batch.min_items:
+                await asyncio.sleep(self.batch.flush_interval)  # let a small batch grow
+            entries = self.queue.take(self.batch.max_items, self.batch.max_bytes)
+            if not entries:
+                continue
+            await self._deliver(entries)
+
+    async def _deliver(self, entries: list[Entry]) -> None:
+        token = f"{self.queue.name}:{entries[0].seq}-{entries[-1].seq}"
+        items = sum(e.items for e in entries)
+        payloads = await asyncio.to_thread(self.queue.payloads, entries)
+        started = self.clock()
+        delay = self.retry.initial_interval
+        while True:
+            attempt_start = self.clock()
+            try:
+                await asyncio.to_thread(self.export, payloads, token)
+            except RetryableError as exc:
+                self._observe(items, attempt_start, "retry")
+                elapsed = self.clock() - started
+                if not self.retry.enabled or (self.retry.max_elapsed_time and elapsed > self.retry.max_elapsed_time):
+                    log.error("queue %s: dropping %d items after %.0fs of retries: %s", self.queue.name, items,
+                              elapsed, exc)
+                    self._observe(items, attempt_start, "dropped")
+                    self.queue.ack()
+                    return
+                jitter = 1 + self.retry.randomization_factor * (2 * random.random() - 1)
+                wait = exc.retry_after if exc.retry_after is not None else delay * jitter
+                log.warning("queue %s: export failed, retrying in %.1fs: %s", self.queue.name, wait, exc)
+                await asyncio.sleep(wait)
+                delay = min(delay * self.retry.multiplier, self.retry.max_interval)
+                continue
+            except PermanentError as exc:
+                log.error("queue %s: dropping %d items, the backend refused them: %s", self.queue.name, items, exc)
+                self._observe(items, attempt_start, "dropped")
+                self.queue.ack()
+                return
+            except Exception as exc:  # an exporter bug must not kill the loop; treat as retryable
+                log.exception("queue %s: unexpected export error", self.queue.name)
+                self._observe(items, attempt_start, "retry")
+                await asyncio.sleep(min(delay, self.retry.max_interval))
+                delay = min(delay * self.retry.multiplier, self.retry.max_interval)
+                del exc
+                continue
+            self._observe(items, attempt_start, "success")
+            self.queue.ack()
+            return
+
+    def _observe(self, items: int, started: float, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer.export_result(self.queue.name, items, self.clock() - started, outcome)

@@ -1,0 +1,1 @@
+"""Receivers: where telemetry enters the collector."""

@@ -1,0 +1,91 @@
+"""OTLP/gRPC: the trace, metrics and logs `Export` services.
+
+Backpressure is `RESOURCE_EXHAUSTED` (queue full) or `UNAVAILABLE` (shutting down), each with a
+`google.rpc.RetryInfo` so clients know when to come back; a bad bearer token is `UNAUTHENTICATED`.
+Messages over `max_recv_msg_size` are refused by gRPC itself with `RESOURCE_EXHAUSTED`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+from llmtap.collector.component import BackpressureError
+from llmtap.collector.receivers.otlp.config import GRPCConfig
+from llmtap.collector.receivers.otlp.receiver import OTLPReceiver, bearer_ok
+from llmtap.collector.signals import Batch, Signal
+
+log = logging.getLogger("llmtap.receiver.otlp.grpc")
+
+
+class _Service:
+    def __init__(self, server: GRPCServer, signal: Signal):
+        self.server = server
+        self.signal = signal
+
+    async def Export(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.server.export(self.signal, request, context)
+
+
+class GRPCServer:
+    def __init__(self, receiver: OTLPReceiver, config: GRPCConfig):
+        self.receiver = receiver
+        self.config = config
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> None:
+        size = self.config.max_recv_msg_size
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", size), ("grpc.so_reuseport", 0)])
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Service(self, Signal.TRACES), server)  # type: ignore[no-untyped-call]
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Service(self, Signal.METRICS), server)  # type: ignore[no-untyped-call]
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Service(self, Signal.LOGS), server)  # type: ignore[no-untyped-call]
+        if self.config.tls is not None:
+            tls = self.config.tls
+            with open(tls.key_file, "rb") as k, open(tls.cert_file, "rb") as c:
+                pair = [(k.read(), c.read())]
+            ca = open(tls.client_ca_file, "rb").read() if tls.client_ca_file else None  # noqa: SIM115
+            creds = grpc.ssl_server_credentials(pair, root_certificates=ca, require_client_auth=ca is not None)
+            port = server.add_secure_port(self.config.endpoint, creds)
+        else:
+            port = server.add_insecure_port(self.config.endpoint)
+        if port == 0:
+            raise OSError(f"cannot listen on {self.config.endpoint}")
+        await server.start()
+        self._server = server
+        log.info("OTLP/gRPC receiver on %s", self.config.endpoint)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(grace=2.0)
+            self._server = None
+
+    async def export(self, signal: Signal, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        metadata = dict(context.invocation_metadata() or ())
+        if not bearer_ok(self.config.auth, metadata.get("authorization")):
+            self.receiver.count_request(signal, "grpc", "UNAUTHENTICATED")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+        batch = Batch(signal, request)
+        try:
+            outcome = await self.receiver.handle(signal, batch, "grpc")
+        except BackpressureError as exc:
+            code = code_pb2.UNAVAILABLE if exc.unavailable else code_pb2.RESOURCE_EXHAUSTED
+            self.receiver.count_request(signal, "grpc", code_pb2.Code.Name(code))
+            await context.abort_with_status(rpc_status.to_status(_status_with_retry(code, str(exc), exc.retry_after)))
+        self.receiver.count_request(signal, "grpc", "OK")
+        return outcome.response
+
+
+def _status_with_retry(code: int, message: str, retry_after: float) -> status_pb2.Status:
+    seconds = max(1, math.ceil(retry_after))
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
+    return status_pb2.Status(code=code, message=message, details=[detail])

@@ -1,0 +1,272 @@
+"""Builds the pipelines from a config and runs them: start, serve, drain on SIGTERM, shut down.
+
+A receiver's request goes to every pipeline of its signal that lists the receiver; each pipeline runs
+its processors and offers the result to its exporters' queues. The request is queued everywhere or
+nowhere: room is checked in every queue before anything is put, so a client retrying after
+backpressure never causes a duplicate in the exporters that had room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal as os_signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmtap.collector import components
+from llmtap.collector.component import BackpressureError, Component, Exporter, Host, Processor, Receiver
+from llmtap.collector.config import (
+    DEFAULT_CONFIG,
+    SIGNALS,
+    ConfigError,
+    Model,
+    ServiceConfig,
+    Source,
+    default_data_dir,
+    parse_yaml,
+    split_id,
+    substitute_env,
+    validate_model,
+)
+from llmtap.collector.exporter import ExporterSettings
+from llmtap.collector.queue import BoundedQueue, Sender
+from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.telemetry import SelfTelemetry
+
+log = logging.getLogger("llmtap.service")
+
+_SECTIONS = ("receivers", "processors", "connectors", "exporters", "extensions", "service")
+
+
+@dataclass
+class PipelineSpec:
+    name: str
+    signal: Signal
+    receivers: list[str]
+    processors: list[str]
+    exporters: list[str]
+
+
+@dataclass
+class Config:
+    """A validated config: typed component configs by id, and the pipelines that use them."""
+
+    receivers: dict[str, Model]
+    processors: dict[str, Model]
+    exporters: dict[str, Model]
+    pipelines: list[PipelineSpec]
+    service: ServiceConfig
+    data_dir: Path
+    source: Source = field(repr=False)
+
+
+def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file (or the embedded default when `path` is None)."""
+    if path is None:
+        data_dir = Path(default_data_dir())
+        text, filename = DEFAULT_CONFIG.replace("${data_dir}", str(data_dir)), "<embedded default>"
+    else:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        filename = str(path)
+    return parse_config(text, filename, env)
+
+
+def parse_config(text: str, filename: str = "<config>", env: dict[str, str] | None = None) -> Config:
+    raw, source = parse_yaml(text, filename)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{filename}: the config must be a mapping with receivers, exporters and service")
+    raw = substitute_env(raw, source, env=env)
+    for key in raw:
+        if key not in _SECTIONS:
+            raise ConfigError(f"{source.where((key,))}: unknown section (allowed: {', '.join(_SECTIONS)})")
+    if raw.get("connectors"):
+        first = next(iter(raw["connectors"]))
+        raise ConfigError(f"{source.where(('connectors', first))}: unknown connector type "
+                          f"{split_id(first)[0]!r} (none available yet)")
+    service = validate_model(ServiceConfig, raw.get("service"), source, ("service",))
+    assert isinstance(service, ServiceConfig)
+    typed: dict[str, dict[str, Model]] = {}
+    for section, registry in (("receivers", components.RECEIVERS), ("processors", components.PROCESSORS),
+                              ("exporters", components.EXPORTERS)):
+        entries = raw.get(section) or {}
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{source.where((section,))}: must be a mapping of component ids to settings")
+        typed[section] = {}
+        for cid, settings in entries.items():
+            kind = split_id(cid)[0]
+            if kind not in registry:
+                known = ", ".join(sorted(registry)) or "none yet"
+                raise ConfigError(f"{source.where((section, cid))}: unknown {section[:-1]} type {kind!r} "
+                                  f"(known: {known})")
+            typed[section][cid] = validate_model(registry[kind].config, settings, source, (section, cid))
+
+    pipelines = []
+    if not service.pipelines:
+        raise ConfigError(f"{source.where(('service',))}: no pipelines")
+    for name, spec in service.pipelines.items():
+        kind = split_id(name)[0]
+        where = ("service", "pipelines", name)
+        if kind not in SIGNALS:
+            raise ConfigError(f"{source.where(where)}: a pipeline name starts with traces, metrics or logs")
+        signal = Signal(kind)
+        for section, ids in (("receivers", spec.receivers), ("processors", spec.processors),
+                             ("exporters", spec.exporters)):
+            if section != "processors" and not ids:
+                raise ConfigError(f"{source.where((*where, section))}: needs at least one")
+            for i, cid in enumerate(ids):
+                if cid not in typed[section]:
+                    raise ConfigError(f"{source.where((*where, section, i))}: {cid!r} is not defined "
+                                      f"under {section}")
+                registry = {"receivers": components.RECEIVERS, "processors": components.PROCESSORS,
+                            "exporters": components.EXPORTERS}[section]
+                if signal not in registry[split_id(cid)[0]].signals:
+                    raise ConfigError(f"{source.where((*where, section, i))}: {cid!r} does not take {signal.value}")
+        pipelines.append(PipelineSpec(name, signal, spec.receivers, spec.processors, spec.exporters))
+    data_dir = Path(service.data_dir).expanduser().resolve() if service.data_dir else default_data_dir()
+    return Config(typed["receivers"], typed["processors"], typed["exporters"], pipelines, service, data_dir,
+                  source)
+
+
+class Service:
+    """The running collector."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.telemetry = SelfTelemetry()
+        self.receivers: dict[str, Receiver] = {}
+        self.processors: dict[tuple[str, str], Processor] = {}  # (pipeline, processor id)
+        self.exporters: dict[str, Exporter] = {}
+        self.queues: dict[tuple[str, Signal], BoundedQueue] = {}
+        self.senders: list[Sender] = []
+        self._started: list[Component] = []
+        self._stop = asyncio.Event()
+
+    # -- assembly ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        cfg = self.config
+        for cid, ecfg in cfg.exporters.items():
+            exporter = components.EXPORTERS[split_id(cid)[0]].create(cid, ecfg)
+            assert isinstance(exporter, Exporter)
+            self.exporters[cid] = exporter
+        for cid, rcfg in cfg.receivers.items():
+            receiver = components.RECEIVERS[split_id(cid)[0]].create(cid, rcfg)
+            assert isinstance(receiver, Receiver)
+            self.receivers[cid] = receiver
+        routes: dict[tuple[str, Signal], list[tuple[list[Processor], list[BoundedQueue]]]] = {}
+        for p in cfg.pipelines:
+            procs = []
+            for pid in p.processors:
+                proc = components.PROCESSORS[split_id(pid)[0]].create(pid, cfg.processors[pid])
+                assert isinstance(proc, Processor)
+                self.processors[(p.name, pid)] = proc
+                procs.append(proc)
+            queues = [self._queue(eid, p.signal) for eid in p.exporters]
+            for rid in p.receivers:
+                routes.setdefault((rid, p.signal), []).append((procs, queues))
+        for (rid, signal), pipelines in routes.items():
+            self.receivers[rid].consumers[signal] = _fanout(pipelines)
+
+    def _queue(self, exporter_id: str, signal: Signal) -> BoundedQueue:
+        key = (exporter_id, signal)
+        if key in self.queues:
+            return self.queues[key]
+        exporter = self.exporters[exporter_id]
+        settings = self.config.exporters[exporter_id]
+        assert isinstance(settings, ExporterSettings)
+        qc = settings.sending_queue
+        directory = None
+        if qc.persistent:
+            safe = exporter_id.replace("/", "_")
+            directory = self.config.data_dir / "queues" / safe / signal.value
+        name = f"{exporter_id}/{signal.value}"
+        queue = BoundedQueue(name, qc.max_bytes, directory, fsync=qc.fsync)
+        self.queues[key] = queue
+        self.telemetry.add_queue(queue)
+
+        def export(payloads: list[bytes], token: str) -> None:
+            exporter.export(signal, payloads, token)
+
+        self.senders.append(Sender(queue, export, settings.batch, settings.retry_on_failure, self.telemetry))
+        return queue
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        endpoint = self.config.service.telemetry.metrics.endpoint
+        if endpoint:
+            await self.telemetry.serve(endpoint)
+        self._build()
+        host = Host(data_dir=self.config.data_dir, telemetry=self.telemetry)
+        try:
+            for component in [*self.exporters.values(), *self.processors.values()]:
+                await component.start(host)
+                self._started.append(component)
+            for sender in self.senders:
+                sender.start()
+            for receiver in self.receivers.values():
+                await receiver.start(host)
+                self._started.append(receiver)
+        except BaseException:
+            await self.shutdown(drain_timeout=0)
+            raise
+        self.telemetry.set_ready(True)
+        log.info("llmtap is ready")
+
+    async def shutdown(self, drain_timeout: float | None = None) -> None:
+        """Stop taking data, drain queues for up to `drain_timeout`, leave the rest persisted."""
+        timeout = self.config.service.shutdown_timeout if drain_timeout is None else drain_timeout
+        self.telemetry.set_ready(False)
+        receivers = [c for c in self._started if isinstance(c, Receiver)]
+        for receiver in receivers:
+            await receiver.shutdown()
+        await asyncio.gather(*(s.stop(timeout) for s in self.senders))
+        for component in reversed([c for c in self._started if not isinstance(c, Receiver)]):
+            try:
+                await component.shutdown()
+            except Exception:
+                log.exception("error shutting down %s", getattr(component, "id", component))
+        self._started.clear()
+        self.senders.clear()
+        await self.telemetry.close()
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, then shut down."""
+        loop = asyncio.get_running_loop()
+        for sig in (os_signal.SIGTERM, os_signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        await self._stop.wait()
+        log.info("stopping: draining exporter queues (up to %.0fs)", self.config.service.shutdown_timeout)
+        await self.shutdown()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+
+def _fanout(pipelines: list[tuple[list[Processor], list[BoundedQueue]]]) -> Any:
+    last = len(pipelines) - 1
+
+    async def consume(batch: Batch) -> None:
+        targets: list[tuple[BoundedQueue, Batch]] = []
+        for i, (procs, queues) in enumerate(pipelines):
+            current: Batch | None = batch.copy() if procs and i != last else batch
+            for proc in procs:
+                assert current is not None
+                current = await proc.process(current)
+                if current is None:
+                    break
+            if current is None or current.items == 0:
+                continue
+            targets.extend((q, current) for q in queues)
+        full = [q.name for q, b in targets if not q.has_room(len(b.data()))]
+        if full:
+            raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
+        for q, b in targets:
+            q.put(b.data(), b.items)
+
+    return consume

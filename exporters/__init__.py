@@ -1,0 +1,1 @@
+"""Exporters: each owns a bounded, optionally persistent queue (`llmtap.collector.queue`)."""

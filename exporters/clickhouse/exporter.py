@@ -1,0 +1,165 @@
+"""The ClickHouse exporter: hands OTLP bytes to ClickHouse, which flattens them (DESIGN.md, "The hot path").
+
+One insert per batch: the queued requests, each prefixed by its varint length, `INSERT INTO
+otlp_<signal>_in FORMAT Protobuf` with the schema sent along. A deduplication token per batch makes a
+retried insert land once. The same code serves the embedded chDB engine (`chdb:///path`) and a
+ClickHouse server (`http(s)://user:pass@host:8123/db`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib import resources
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from llmtap.collector.component import Exporter, Host
+from llmtap.collector.config import Duration
+from llmtap.collector.exporter import ExporterSettings
+from llmtap.collector.queue import PermanentError, RetryableError
+from llmtap.collector.signals import Signal
+from llmtap.exporters.clickhouse import schema
+
+log = logging.getLogger("llmtap.exporter.clickhouse")
+
+PROTO_SCHEMA = resources.files("llmtap.exporters.clickhouse").joinpath("otlp.proto").read_text()
+
+# ClickHouse error codes that mean "this data will never insert": retrying cannot help.
+_BAD_DATA_CODES = {6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 434, 438, 439, 2010}
+
+
+class ClickHouseExporterConfig(ExporterSettings):
+    dsn: str
+    """`chdb:///abs/path` for the embedded engine, or `http(s)://user:pass@host:8123/db` for a server."""
+    database: str | None = None
+    """Defaults to the DSN's database, else `default`."""
+    ttl: Duration = 0.0
+    """Rows older than this are dropped (`720h`); 0 keeps them for ever."""
+    cluster: str | None = None
+    """Create tables `ON CLUSTER` with Replicated engines."""
+    storage_policy: str | None = None
+    """A storage policy name (e.g. hot and cold volumes) for the tables."""
+    create_schema: bool = True
+    read_endpoint: str | None = "127.0.0.1:8123"
+    """For the embedded engine: serve a read-only ClickHouse HTTP interface here (null disables)."""
+    connect_timeout: Duration = 10.0
+
+
+def varint(n: int) -> bytes:
+    """Protobuf's base-128 varint: the length prefix of each message in a length-delimited stream."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def connect(dsn: str, database: str | None = None, **settings: Any) -> Any:
+    """A clickhouse-connect client for `dsn` (chDB or HTTP)."""
+    kwargs: dict[str, Any] = {"dsn": dsn}
+    if database:
+        kwargs["database"] = database
+    if settings:
+        kwargs["settings"] = settings
+    return clickhouse_connect.get_client(**kwargs)
+
+
+def is_embedded(dsn: str) -> bool:
+    return dsn.startswith("chdb:")
+
+
+class ClickHouseExporter(Exporter):
+    def __init__(self, component_id: str, config: ClickHouseExporterConfig):
+        super().__init__(component_id)
+        self.config = config
+        self.client: Any = None
+        self._lock = threading.Lock()
+        self.read_api: Any = None
+        parsed = urlparse(config.dsn)
+        dsn_db = parsed.path.strip("/") if not is_embedded(config.dsn) else ""
+        self.database = config.database or dsn_db or "default"
+        self.options = schema.SchemaOptions(self.database, int(config.ttl), config.cluster, config.storage_policy)
+
+    async def start(self, host: Host) -> None:
+        import asyncio
+
+        if is_embedded(self.config.dsn):
+            path = self.config.dsn[len("chdb://"):]
+            if path.startswith("/"):
+                from pathlib import Path
+
+                Path(path).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._connect)
+        if self.config.read_endpoint and is_embedded(self.config.dsn):
+            from llmtap.exporters.clickhouse.readapi import ReadAPI
+
+            self.read_api = ReadAPI(self.config.dsn, self.config.read_endpoint, self.database)
+            await self.read_api.start()
+
+    def _connect(self) -> None:
+        self.client = connect(self.config.dsn)
+        if self.config.create_schema:
+            migrate(self.client, self.options)
+
+    async def shutdown(self) -> None:
+        if self.read_api is not None:
+            await self.read_api.stop()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def export(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
+        table, message, _columns = schema.STAGING[signal.value]
+        blob = b"".join(varint(len(p)) + p for p in payloads)
+        settings = {
+            "format_schema_source": "string",
+            "format_schema": PROTO_SCHEMA,
+            "format_schema_message_name": message,
+            "input_format_protobuf_oneof_presence": 1,
+            "insert_deduplication_token": dedup_token,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
+        try:
+            with self._lock:
+                if self.client is None:
+                    raise RetryableError("not connected")
+                self.client.raw_insert(f"`{self.database}`.{table}", None, blob, settings=settings, fmt="Protobuf")
+        except OperationalError as exc:
+            raise RetryableError(str(exc)) from exc
+        except DatabaseError as exc:
+            code = getattr(exc, "code", None) or _error_code(str(exc))
+            if code in _BAD_DATA_CODES:
+                raise PermanentError(str(exc)) from exc
+            raise RetryableError(str(exc)) from exc
+
+
+def _error_code(message: str) -> int | None:
+    import re
+
+    match = re.search(r"Code: (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def migrate(client: Any, options: schema.SchemaOptions) -> list[int]:
+    """Apply the migrations not yet recorded; returns the versions applied now."""
+    if options.database != "default":
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{options.database}`{options.on_cluster}")
+    client.command(schema.migrations_table(options))
+    done = {row[0] for row in client.query(
+        f"SELECT version FROM `{options.database}`.{schema.MIGRATIONS_TABLE} FINAL").result_rows}
+    applied = []
+    for version, description, statements in schema.migrations(options):
+        if version in done:
+            continue
+        log.info("ClickHouse schema: applying migration %d (%s)", version, description)
+        for statement in statements:
+            client.command(statement)
+        client.command(f"INSERT INTO `{options.database}`.{schema.MIGRATIONS_TABLE} (version, description) "
+                       f"VALUES ({version}, '{description}')")
+        applied.append(version)
+    return applied

@@ -1,0 +1,557 @@
+"""The ClickHouse schema: OTel tables compatible with the Go Collector's ClickHouse exporter, `llm_calls`,
+and the staging tables through which ClickHouse flattens OTLP itself.
+
+Each `otlp_*_in` table has `ENGINE = Null` and columns shaped like the OTLP request (nested
+`Array(Tuple(...))`), matching `otlp.proto`; materialized views `ARRAY JOIN` resource -> scope -> item
+into the `otel_*` tables, and GenAI spans from `otel_traces` into `llm_calls`. Python never builds a row.
+
+Migrations are numbered and recorded in `llmtap_schema_migrations`; each runs once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
+
+from llmtap import semconv
+
+# ---------------------------------------------------------------------------------------------
+# Column types of the staging tables (protobuf messages as ClickHouse tuples)
+
+_SCALAR_CASES = "'none' = 0, 'string_value' = 1, 'bool_value' = 2, 'int_value' = 3, 'double_value' = 4, " \
+                "'bytes_value' = 7"
+_SCALAR = (f"Tuple(value Enum8({_SCALAR_CASES}), string_value String, bool_value Bool, int_value Int64, "
+           "double_value Float64, bytes_value String)")
+_ANY = (f"Tuple(value Enum8({_SCALAR_CASES}, 'array_value' = 5, 'kvlist_value' = 6), string_value String, "
+        f"bool_value Bool, int_value Int64, double_value Float64, array_value Tuple(values Array({_SCALAR})), "
+        f"kvlist_value Tuple(values Array(Tuple(key String, value {_SCALAR}))), bytes_value String)")
+_KV = f"Array(Tuple(key String, value {_ANY}))"
+_RESOURCE = f"Tuple(attributes {_KV})"
+_SCOPE = f"Tuple(name String, version String, attributes {_KV}, dropped_attributes_count UInt32)"
+
+_SPAN = (
+    "Tuple(trace_id String, span_id String, trace_state String, parent_span_id String, name String, kind Int32, "
+    f"start_time_unix_nano UInt64, end_time_unix_nano UInt64, attributes {_KV}, "
+    f"events Array(Tuple(time_unix_nano UInt64, name String, attributes {_KV})), "
+    f"links Array(Tuple(trace_id String, span_id String, trace_state String, attributes {_KV})), "
+    "status Tuple(message String, code Int32))"
+)
+_LOG = (
+    f"Tuple(time_unix_nano UInt64, severity_number Int32, severity_text String, body {_ANY}, attributes {_KV}, "
+    "flags UInt32, trace_id String, span_id String, observed_time_unix_nano UInt64, event_name String)"
+)
+_EXEMPLAR = (
+    "Tuple(time_unix_nano UInt64, value Enum8('none' = 0, 'as_double' = 3, 'as_int' = 6), as_double Float64, "
+    f"as_int Int64, span_id String, trace_id String, filtered_attributes {_KV})"
+)
+_NUMBER_POINT = (
+    "Tuple(start_time_unix_nano UInt64, time_unix_nano UInt64, value Enum8('none' = 0, 'as_double' = 4, "
+    f"'as_int' = 6), as_double Float64, as_int Int64, exemplars Array({_EXEMPLAR}), attributes {_KV}, flags UInt32)"
+)
+_HISTOGRAM_POINT = (
+    "Tuple(start_time_unix_nano UInt64, time_unix_nano UInt64, count UInt64, sum Float64, "
+    f"bucket_counts Array(UInt64), explicit_bounds Array(Float64), exemplars Array({_EXEMPLAR}), attributes {_KV}, "
+    "flags UInt32, min Float64, max Float64)"
+)
+_BUCKETS = "Tuple(offset Int32, bucket_counts Array(UInt64))"
+_EXP_POINT = (
+    f"Tuple(attributes {_KV}, start_time_unix_nano UInt64, time_unix_nano UInt64, count UInt64, sum Float64, "
+    f"scale Int32, zero_count UInt64, positive {_BUCKETS}, negative {_BUCKETS}, flags UInt32, "
+    f"exemplars Array({_EXEMPLAR}), min Float64, max Float64)"
+)
+_SUMMARY_POINT = (
+    "Tuple(start_time_unix_nano UInt64, time_unix_nano UInt64, count UInt64, sum Float64, "
+    f"quantile_values Array(Tuple(quantile Float64, value Float64)), attributes {_KV}, flags UInt32)"
+)
+_METRIC = (
+    "Tuple(name String, description String, unit String, "
+    f"gauge Tuple(data_points Array({_NUMBER_POINT})), "
+    f"sum Tuple(data_points Array({_NUMBER_POINT}), aggregation_temporality Int32, is_monotonic Bool), "
+    f"histogram Tuple(data_points Array({_HISTOGRAM_POINT}), aggregation_temporality Int32), "
+    f"exponential_histogram Tuple(data_points Array({_EXP_POINT}), aggregation_temporality Int32), "
+    f"summary Tuple(data_points Array({_SUMMARY_POINT})))"
+)
+
+STAGING = {
+    "traces": ("otlp_traces_in", "ExportTraceServiceRequest",
+               f"resource_spans Array(Tuple(resource {_RESOURCE}, scope_spans Array(Tuple(scope {_SCOPE}, "
+               f"spans Array({_SPAN}), schema_url String)), schema_url String))"),
+    "logs": ("otlp_logs_in", "ExportLogsServiceRequest",
+             f"resource_logs Array(Tuple(resource {_RESOURCE}, scope_logs Array(Tuple(scope {_SCOPE}, "
+             f"log_records Array({_LOG}), schema_url String)), schema_url String))"),
+    "metrics": ("otlp_metrics_in", "ExportMetricsServiceRequest",
+                f"resource_metrics Array(Tuple(resource {_RESOURCE}, scope_metrics Array(Tuple(scope {_SCOPE}, "
+                f"metrics Array({_METRIC}), schema_url String)), schema_url String))"),
+}
+"""signal -> (staging table, protobuf message name, columns)."""
+
+# ---------------------------------------------------------------------------------------------
+# SQL that turns OTLP values into the Go exporter's strings (pcommon.Value.AsString)
+
+
+def _scalar_str(x: str) -> str:
+    return (f"multiIf({x}.value = 'string_value', {x}.string_value, {x}.value = 'int_value', toString({x}.int_value), "
+            f"{x}.value = 'double_value', toString({x}.double_value), {x}.value = 'bool_value', "
+            f"if({x}.bool_value, 'true', 'false'), {x}.value = 'bytes_value', base64Encode({x}.bytes_value), '')")
+
+
+def _scalar_json(x: str) -> str:
+    return (f"multiIf({x}.value = 'string_value', toJSONString({x}.string_value), {x}.value = 'int_value', "
+            f"toString({x}.int_value), {x}.value = 'double_value', toString({x}.double_value), "
+            f"{x}.value = 'bool_value', if({x}.bool_value, 'true', 'false'), {x}.value = 'bytes_value', "
+            f"toJSONString(base64Encode({x}.bytes_value)), 'null')")
+
+
+def any_str(x: str, depth: int = 0) -> str:
+    """An AnyValue as a string: scalars as text, arrays and key-value lists as JSON."""
+    e, k = f"e{depth}", f"k{depth}"
+    return (f"multiIf({x}.value = 'array_value', concat('[', arrayStringConcat(arrayMap({e} -> {_scalar_json(e)}, "
+            f"{x}.array_value.values), ','), ']'), {x}.value = 'kvlist_value', concat('{{', arrayStringConcat("
+            f"arrayMap({k} -> concat(toJSONString({k}.key), ':', {_scalar_json(f'{k}.value')}), "
+            f"{x}.kvlist_value.values), ','), '}}'), {_scalar_str(x)})")
+
+
+def attr_map(x: str, depth: int = 0) -> str:
+    a = f"a{depth}"
+    return (f"CAST(mapFromArrays(arrayMap({a} -> {a}.key, {x}), arrayMap({a} -> {any_str(f'{a}.value', depth)}, {x})),"
+            " 'Map(LowCardinality(String), String)')")
+
+
+def _ts(x: str) -> str:
+    return f"fromUnixTimestamp64Nano(toInt64({x}))"
+
+
+def _hex(x: str) -> str:
+    return f"lower(hex({x}))"
+
+
+# ---------------------------------------------------------------------------------------------
+# Table DDL
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    database: str = "default"
+    ttl_seconds: int = 0
+    cluster: str | None = None
+    storage_policy: str | None = None
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+
+    def engine(self, kind: str = "MergeTree") -> str:
+        return f"Replicated{kind}" if self.cluster else kind
+
+    def ttl(self, column: str) -> str:
+        return f"TTL toDateTime({column}) + toIntervalSecond({self.ttl_seconds})" if self.ttl_seconds else ""
+
+    def settings(self) -> str:
+        extra = f", storage_policy = '{self.storage_policy}'" if self.storage_policy else ""
+        # Deduplication of retried inserts (insert_deduplication_token) needs a window on plain MergeTree.
+        dedup = "" if self.cluster else ", non_replicated_deduplication_window = 1000"
+        return f"SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}{extra}"
+
+
+def _attr_indexes(*columns: tuple[str, str]) -> str:
+    lines = []
+    for col, short in columns:
+        lines.append(f"INDEX idx_{short}_key mapKeys({col}) TYPE bloom_filter(0.01) GRANULARITY 1")
+        lines.append(f"INDEX idx_{short}_value mapValues({col}) TYPE bloom_filter(0.01) GRANULARITY 1")
+    return ",\n    ".join(lines)
+
+
+def _metric_common() -> str:
+    return """ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName String CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),"""
+
+
+_EXEMPLARS_COLUMN = """Exemplars Nested (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime64(9),
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),"""
+
+_METRIC_INDEXES = _attr_indexes(("ResourceAttributes", "res_attr"), ("ScopeAttributes", "scope_attr"),
+                                ("Attributes", "attr"))
+
+
+def _metric_table(o: SchemaOptions, name: str, columns: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS `{o.database}`.`{name}`{o.on_cluster} (
+    {_metric_common()}
+    {columns}
+    {_METRIC_INDEXES}
+) ENGINE = {o.engine()}
+{o.ttl("TimeUnix")}
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+{o.settings()}"""
+
+
+def tables(o: SchemaOptions) -> list[str]:
+    db, c = o.database, o.on_cluster
+    span_idx = _attr_indexes(("ResourceAttributes", "res_attr"), ("SpanAttributes", "span_attr"))
+    log_idx = _attr_indexes(("ResourceAttributes", "res_attr"), ("ScopeAttributes", "scope_attr"),
+                            ("LogAttributes", "log_attr"))
+    ddl = [
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.otel_traces{c} (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(T64, ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    {span_idx},
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = {o.engine()}
+PARTITION BY toDate(Timestamp)
+PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
+{o.ttl("Timestamp")}
+{o.settings()}""",
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.otel_traces_trace_id_ts{c} (
+    TraceId String CODEC(ZSTD(1)),
+    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+) ENGINE = {o.engine("AggregatingMergeTree")}
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+{o.ttl("Start")}
+{o.settings()}""",
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.otel_logs{c} (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    {log_idx},
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = {o.engine()}
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (ServiceName, TimestampTime)
+ORDER BY (ServiceName, TimestampTime, Timestamp)
+{o.ttl("TimestampTime")}
+{o.settings()}""",
+        _metric_table(o, "otel_metrics_gauge", f"""Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    {_EXEMPLARS_COLUMN}"""),
+        _metric_table(o, "otel_metrics_sum", f"""Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    {_EXEMPLARS_COLUMN}
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),"""),
+        _metric_table(o, "otel_metrics_histogram", f"""Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
+    {_EXEMPLARS_COLUMN}
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),"""),
+        _metric_table(o, "otel_metrics_exponential_histogram", f"""Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    Scale Int32 CODEC(ZSTD(1)),
+    ZeroCount UInt64 CODEC(ZSTD(1)),
+    PositiveOffset Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    {_EXEMPLARS_COLUMN}
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),"""),
+        _metric_table(o, "otel_metrics_summary", """Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    ValueAtQuantiles Nested(
+        Quantile Float64,
+        Value Float64
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),"""),
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.llm_calls{c} (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Provider LowCardinality(String) CODEC(ZSTD(1)),
+    Operation LowCardinality(String) CODEC(ZSTD(1)),
+    RequestModel LowCardinality(String) CODEC(ZSTD(1)),
+    ResponseModel LowCardinality(String) CODEC(ZSTD(1)),
+    InputTokens UInt64 CODEC(T64, ZSTD(1)),
+    OutputTokens UInt64 CODEC(T64, ZSTD(1)),
+    CacheReadTokens UInt64 CODEC(T64, ZSTD(1)),
+    CacheWriteTokens UInt64 CODEC(T64, ZSTD(1)),
+    ReasoningTokens UInt64 CODEC(T64, ZSTD(1)),
+    CostUsd Nullable(Float64) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(T64, ZSTD(1)),
+    TimeToFirstToken Nullable(Float64) CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    ErrorType LowCardinality(String) CODEC(ZSTD(1)),
+    FinishReasons Array(LowCardinality(String)) CODEC(ZSTD(1)),
+    UserId String CODEC(ZSTD(1)),
+    TenantId LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId String CODEC(ZSTD(1)),
+    PiiDetected Bool,
+    InputPreview String CODEC(ZSTD(3)),
+    OutputPreview String CODEC(ZSTD(3)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_user UserId TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = {o.engine()}
+PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, RequestModel, toDateTime(Timestamp), Timestamp)
+{o.ttl("Timestamp")}
+{o.settings()}""",
+    ]
+    for table, _message, columns in STAGING.values():
+        ddl.append(f"CREATE TABLE IF NOT EXISTS `{db}`.{table}{c} ({columns}) ENGINE = Null")
+    return ddl
+
+
+# ---------------------------------------------------------------------------------------------
+# Materialized views: OTLP -> rows
+
+
+def _views(o: SchemaOptions) -> list[str]:
+    db, c = o.database, o.on_cluster
+    kind = "multiIf(s.kind = 1, 'Internal', s.kind = 2, 'Server', s.kind = 3, 'Client', s.kind = 4, 'Producer', " \
+           "s.kind = 5, 'Consumer', 'Unspecified')"
+    status = "multiIf(s.status.code = 1, 'Ok', s.status.code = 2, 'Error', 'Unset')"
+    traces = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_traces_mv{c} TO `{db}`.otel_traces AS
+SELECT
+    {_ts("s.start_time_unix_nano")} AS Timestamp,
+    {_hex("s.trace_id")} AS TraceId,
+    {_hex("s.span_id")} AS SpanId,
+    {_hex("s.parent_span_id")} AS ParentSpanId,
+    s.trace_state AS TraceState,
+    s.name AS SpanName,
+    {kind} AS SpanKind,
+    ResourceAttributes['service.name'] AS ServiceName,
+    {attr_map("rs.resource.attributes")} AS ResourceAttributes,
+    ss.scope.name AS ScopeName,
+    ss.scope.version AS ScopeVersion,
+    {attr_map("s.attributes")} AS SpanAttributes,
+    if(s.end_time_unix_nano > s.start_time_unix_nano, s.end_time_unix_nano - s.start_time_unix_nano, 0) AS Duration,
+    {status} AS StatusCode,
+    s.status.message AS StatusMessage,
+    arrayMap(ev -> {_ts("ev.time_unix_nano")}, s.events) AS `Events.Timestamp`,
+    arrayMap(ev -> ev.name, s.events) AS `Events.Name`,
+    arrayMap(ev -> {attr_map("ev.attributes", 1)}, s.events) AS `Events.Attributes`,
+    arrayMap(ln -> {_hex("ln.trace_id")}, s.links) AS `Links.TraceId`,
+    arrayMap(ln -> {_hex("ln.span_id")}, s.links) AS `Links.SpanId`,
+    arrayMap(ln -> ln.trace_state, s.links) AS `Links.TraceState`,
+    arrayMap(ln -> {attr_map("ln.attributes", 1)}, s.links) AS `Links.Attributes`
+FROM `{db}`.otlp_traces_in
+ARRAY JOIN resource_spans AS rs
+ARRAY JOIN rs.scope_spans AS ss
+ARRAY JOIN ss.spans AS s"""
+    trace_id_ts = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_traces_trace_id_ts_mv{c}
+TO `{db}`.otel_traces_trace_id_ts AS
+SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+FROM `{db}`.otel_traces WHERE TraceId != '' GROUP BY TraceId"""
+    logs = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_logs_mv{c} TO `{db}`.otel_logs AS
+SELECT
+    {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
+    {_hex("r.trace_id")} AS TraceId,
+    {_hex("r.span_id")} AS SpanId,
+    toUInt8(bitAnd(r.flags, 255)) AS TraceFlags,
+    r.severity_text AS SeverityText,
+    toUInt8(greatest(least(r.severity_number, 255), 0)) AS SeverityNumber,
+    ResourceAttributes['service.name'] AS ServiceName,
+    {any_str("r.body", 1)} AS Body,
+    rl.schema_url AS ResourceSchemaUrl,
+    {attr_map("rl.resource.attributes")} AS ResourceAttributes,
+    sl.schema_url AS ScopeSchemaUrl,
+    sl.scope.name AS ScopeName,
+    sl.scope.version AS ScopeVersion,
+    {attr_map("sl.scope.attributes")} AS ScopeAttributes,
+    {attr_map("r.attributes")} AS LogAttributes,
+    r.event_name AS EventName
+FROM `{db}`.otlp_logs_in
+ARRAY JOIN resource_logs AS rl
+ARRAY JOIN rl.scope_logs AS sl
+ARRAY JOIN sl.log_records AS r"""
+
+    def metric_view(table: str, kind: str, columns: str) -> str:
+        return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{table}_mv{c} TO `{db}`.{table} AS
+SELECT
+    {attr_map("rm.resource.attributes")} AS ResourceAttributes,
+    rm.schema_url AS ResourceSchemaUrl,
+    sm.scope.name AS ScopeName,
+    sm.scope.version AS ScopeVersion,
+    {attr_map("sm.scope.attributes")} AS ScopeAttributes,
+    sm.scope.dropped_attributes_count AS ScopeDroppedAttrCount,
+    sm.schema_url AS ScopeSchemaUrl,
+    ResourceAttributes['service.name'] AS ServiceName,
+    m.name AS MetricName,
+    m.description AS MetricDescription,
+    m.unit AS MetricUnit,
+    {attr_map("p.attributes")} AS Attributes,
+    {_ts("p.start_time_unix_nano")} AS StartTimeUnix,
+    {_ts("p.time_unix_nano")} AS TimeUnix,
+    {columns}
+FROM `{db}`.otlp_metrics_in
+ARRAY JOIN resource_metrics AS rm
+ARRAY JOIN rm.scope_metrics AS sm
+ARRAY JOIN sm.metrics AS m
+ARRAY JOIN m.{kind}.data_points AS p"""
+
+    filtered = attr_map("x.filtered_attributes", 1)
+    exemplars = f"""arrayMap(x -> {filtered}, p.exemplars) AS `Exemplars.FilteredAttributes`,
+    arrayMap(x -> {_ts("x.time_unix_nano")}, p.exemplars) AS `Exemplars.TimeUnix`,
+    arrayMap(x -> if(x.value = 'as_int', toFloat64(x.as_int), x.as_double), p.exemplars) AS `Exemplars.Value`,
+    arrayMap(x -> {_hex("x.span_id")}, p.exemplars) AS `Exemplars.SpanId`,
+    arrayMap(x -> {_hex("x.trace_id")}, p.exemplars) AS `Exemplars.TraceId`"""
+    number = "if(p.value = 'as_int', toFloat64(p.as_int), p.as_double) AS Value,\n    p.flags AS Flags"
+    return [
+        traces,
+        trace_id_ts,
+        logs,
+        metric_view("otel_metrics_gauge", "gauge", f"{number},\n    {exemplars}"),
+        metric_view("otel_metrics_sum", "sum", f"""{number},
+    {exemplars},
+    m.sum.aggregation_temporality AS AggregationTemporality,
+    m.sum.is_monotonic AS IsMonotonic"""),
+        metric_view("otel_metrics_histogram", "histogram", f"""p.count AS Count,
+    p.sum AS Sum,
+    p.bucket_counts AS BucketCounts,
+    p.explicit_bounds AS ExplicitBounds,
+    {exemplars},
+    p.flags AS Flags,
+    p.min AS Min,
+    p.max AS Max,
+    m.histogram.aggregation_temporality AS AggregationTemporality"""),
+        metric_view("otel_metrics_exponential_histogram", "exponential_histogram", f"""p.count AS Count,
+    p.sum AS Sum,
+    p.scale AS Scale,
+    p.zero_count AS ZeroCount,
+    p.positive.offset AS PositiveOffset,
+    p.positive.bucket_counts AS PositiveBucketCounts,
+    p.negative.offset AS NegativeOffset,
+    p.negative.bucket_counts AS NegativeBucketCounts,
+    {exemplars},
+    p.flags AS Flags,
+    p.min AS Min,
+    p.max AS Max,
+    m.exponential_histogram.aggregation_temporality AS AggregationTemporality"""),
+        metric_view("otel_metrics_summary", "summary", """p.count AS Count,
+    p.sum AS Sum,
+    arrayMap(q -> q.quantile, p.quantile_values) AS `ValueAtQuantiles.Quantile`,
+    arrayMap(q -> q.value, p.quantile_values) AS `ValueAtQuantiles.Value`,
+    p.flags AS Flags"""),
+        _llm_calls_view(o),
+    ]
+
+
+def _llm_calls_view(o: SchemaOptions) -> str:
+    """GenAI spans (those with `gen_ai.operation.name`) from otel_traces into llm_calls."""
+    db, c = o.database, o.on_cluster
+
+    def attr(name: str) -> str:
+        return f"SpanAttributes['{name}']"
+
+    def tokens(name: str, older_name: str | None = None) -> str:
+        if older_name is None:
+            return f"toUInt64OrZero({attr(name)})"
+        return f"toUInt64OrZero(if({attr(name)} != '', {attr(name)}, {attr(older_name)}))"
+
+    provider = f"if({attr(gen_ai.GEN_AI_PROVIDER_NAME)} != '', {attr(gen_ai.GEN_AI_PROVIDER_NAME)}, " \
+               f"{attr(gen_ai.GEN_AI_SYSTEM)})"
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.llm_calls_mv{c} TO `{db}`.llm_calls AS
+SELECT
+    Timestamp, TraceId, SpanId, ServiceName,
+    {provider} AS Provider,
+    {attr(gen_ai.GEN_AI_OPERATION_NAME)} AS Operation,
+    {attr(gen_ai.GEN_AI_REQUEST_MODEL)} AS RequestModel,
+    {attr(gen_ai.GEN_AI_RESPONSE_MODEL)} AS ResponseModel,
+    {tokens(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_PROMPT_TOKENS)} AS InputTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, gen_ai.GEN_AI_USAGE_COMPLETION_TOKENS)} AS OutputTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)} AS CacheReadTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)} AS CacheWriteTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)} AS ReasoningTokens,
+    toFloat64OrNull({attr(semconv.LLMTAP_COST_USD)}) AS CostUsd,
+    Duration,
+    toFloat64OrNull({attr(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)}) AS TimeToFirstToken,
+    StatusCode,
+    {attr("error.type")} AS ErrorType,
+    JSONExtract(if({attr(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)} = '', '[]',
+        {attr(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)}), 'Array(String)') AS FinishReasons,
+    {attr(user_attributes.USER_ID)} AS UserId,
+    {attr(semconv.LLMTAP_TENANT_ID)} AS TenantId,
+    if({attr(session_attributes.SESSION_ID)} != '', {attr(session_attributes.SESSION_ID)},
+        {attr(gen_ai.GEN_AI_CONVERSATION_ID)}) AS SessionId,
+    {attr(semconv.LLMTAP_PII_DETECTED)} = 'true' AS PiiDetected,
+    left({attr(gen_ai.GEN_AI_INPUT_MESSAGES)}, 1024) AS InputPreview,
+    left({attr(gen_ai.GEN_AI_OUTPUT_MESSAGES)}, 1024) AS OutputPreview
+FROM `{db}`.otel_traces
+WHERE {attr(gen_ai.GEN_AI_OPERATION_NAME)} != ''"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrations
+
+MIGRATIONS_TABLE = "llmtap_schema_migrations"
+
+
+def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
+    """(version, description, statements). Append new versions; never edit a released one."""
+    return [
+        (1, "OTel tables, llm_calls, OTLP staging tables and views", [*tables(o), *_views(o)]),
+    ]
+
+
+def migrations_table(o: SchemaOptions) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS `{o.database}`.{MIGRATIONS_TABLE}{o.on_cluster} (
+    version UInt32, description String, applied_at DateTime DEFAULT now()
+) ENGINE = {o.engine("ReplacingMergeTree")} ORDER BY version"""

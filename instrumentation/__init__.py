@@ -1,0 +1,1 @@
+"""Auto-instrumentors for LLM SDKs (one subpackage per SDK); see the instrumentation issue."""
