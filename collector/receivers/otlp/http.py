@@ -96,7 +96,8 @@ class HTTPServer:
         app = web.Application(client_max_size=self.config.max_request_body_size)
         for signal in Signal:
             app.router.add_post(f"/v1/{signal.value}", self._handler(signal))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # auto_decompress off: bodies are inflated by `decompress`, which stops at the size limit (gzip bombs).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         host, port = split_endpoint(self.config.endpoint)
         ssl_ctx = server_ssl_context(self.config.tls) if self.config.tls else None

@@ -1,0 +1,141 @@
+"""Bounded queues: capacity, write-ahead persistence, recovery, and the retrying sender."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from llmtap.collector.queue import (
+    BatchConfig,
+    BoundedQueue,
+    PermanentError,
+    QueueFullError,
+    RetryableError,
+    RetryConfig,
+    Sender,
+)
+
+
+def test_capacity_is_bounded_in_bytes() -> None:
+    q = BoundedQueue("q", max_bytes=100)
+    q.put(b"x" * 60, 1)
+    assert not q.has_room(50)
+    with pytest.raises(QueueFullError):
+        q.put(b"y" * 50, 1)
+    assert q.has_room(40)
+    q.take(10, 10**6)
+    q.ack()
+    assert q.size_bytes == 0
+    q.put(b"z" * 500, 1)  # an empty queue takes one oversized request rather than refuse it for ever
+    assert q.size_bytes == 500
+
+
+def test_persistent_queue_recovers_unacknowledged_requests(tmp_path: Path) -> None:
+    q = BoundedQueue("q", 10**6, tmp_path)
+    for i in range(5):
+        q.put(f"request-{i}".encode(), items=i + 1)
+    batch = q.take(max_items=3, max_bytes=10**6)  # items 1 + 2 fit, 3 would exceed
+    assert [e.seq for e in batch] == [1, 2]
+    # crash here: the batch was in flight, nothing acknowledged
+    q2 = BoundedQueue("q", 10**6, tmp_path)
+    assert q2.size_items == 15 and len(q2) == 5
+    again = q2.take(max_items=100, max_bytes=10**6)
+    assert [e.seq for e in again] == [1, 2], "the in-flight batch is re-formed exactly, so its dedup token repeats"
+    assert q2.payloads(again) == [b"request-0", b"request-1"]
+    q2.ack()
+    q3 = BoundedQueue("q", 10**6, tmp_path)
+    rest = q3.take(100, 10**6)
+    assert q3.payloads(rest) == [b"request-2", b"request-3", b"request-4"]
+    q3.put(b"new", 1)
+    assert q3._entries[-1].seq == 6, "sequence numbers continue after recovery"
+
+
+def test_half_written_file_is_ignored(tmp_path: Path) -> None:
+    q = BoundedQueue("q", 10**6, tmp_path)
+    q.put(b"ok", 1)
+    (tmp_path / "0000000000000002.tmp").write_bytes(b"partial")
+    q2 = BoundedQueue("q", 10**6, tmp_path)
+    assert len(q2) == 1
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def _sender(q: BoundedQueue, export, **retry) -> Sender:  # type: ignore[no-untyped-def]
+    return Sender(q, export, BatchConfig(min_items=1, flush_interval=0.01),
+                  RetryConfig(initial_interval=0.01, max_interval=0.02, **retry))
+
+
+def test_sender_retries_until_the_backend_is_back() -> None:
+    async def main() -> tuple[list[list[bytes]], list[str], int]:
+        q = BoundedQueue("q", 10**6)
+        delivered: list[list[bytes]] = []
+        tokens: list[str] = []
+        failures = 3
+
+        def export(payloads: list[bytes], token: str) -> None:
+            nonlocal failures
+            tokens.append(token)
+            if failures:
+                failures -= 1
+                raise RetryableError("down")
+            delivered.append(payloads)
+
+        s = _sender(q, export)
+        s.start()
+        q.put(b"a", 1)
+        q.put(b"b", 1)
+        for _ in range(200):
+            if delivered:
+                break
+            await asyncio.sleep(0.01)
+        await s.stop(1)
+        return delivered, tokens, len(q)
+
+    delivered, tokens, left = asyncio.run(main())
+    assert delivered == [[b"a", b"b"]]
+    assert len(set(tokens)) == 1 and len(tokens) == 4, "every retry of a batch carries the same token"
+    assert left == 0
+
+
+def test_sender_drops_permanent_failures_and_continues() -> None:
+    async def main() -> list[bytes]:
+        q = BoundedQueue("q", 10**6)
+        delivered: list[bytes] = []
+
+        def export(payloads: list[bytes], token: str) -> None:
+            if payloads == [b"bad"]:
+                raise PermanentError("400 bad request")
+            delivered.extend(payloads)
+
+        s = _sender(q, export)
+        s.start()
+        q.put(b"bad", 1)
+        await asyncio.sleep(0.1)
+        q.put(b"good", 1)
+        for _ in range(200):
+            if delivered:
+                break
+            await asyncio.sleep(0.01)
+        await s.stop(1)
+        return delivered
+
+    assert asyncio.run(main()) == [b"good"]
+
+
+def test_stop_leaves_undelivered_data_on_disk(tmp_path: Path) -> None:
+    async def main() -> None:
+        q = BoundedQueue("q", 10**6, tmp_path)
+
+        def export(payloads: list[bytes], token: str) -> None:
+            raise RetryableError("still down")
+
+        s = _sender(q, export)
+        s.start()
+        q.put(b"keep me", 1)
+        await asyncio.sleep(0.05)
+        await s.stop(0.1)
+
+    asyncio.run(main())
+    q = BoundedQueue("q", 10**6, tmp_path)
+    assert q.payloads(q.take(10, 10**6)) == [b"keep me"]
