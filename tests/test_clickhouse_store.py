@@ -1,0 +1,119 @@
+"""The embedded store end to end: OTLP in, rows in the OTel tables and llm_calls, read back through the
+collector's read-only ClickHouse HTTP interface with clickhouse-connect as the client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import requests
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+from tests.conftest import Process, read_client, wait_for
+from tests.otlp_data import genai_spans, log_records
+
+PB = {"Content-Type": "application/x-protobuf"}
+
+
+def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None:
+    traces = genai_spans(50, content_bytes=400, service="store-test", seed=1)
+    assert requests.post(f"{store.http}/v1/traces", data=traces.SerializeToString(), headers=PB).status_code == 200
+    assert requests.post(f"{store.http}/v1/logs", data=log_records(9).SerializeToString(),
+                         headers=PB).status_code == 200
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=store.grpc, insecure=True))
+    mp = MeterProvider(metric_readers=[reader])
+    meter = mp.get_meter("m")
+    meter.create_histogram("gen_ai.client.operation.duration", unit="s").record(1.5, {"gen_ai.request.model": "x"})
+    meter.create_counter("calls").add(3)
+    meter.create_gauge("queue.depth").set(7)
+    mp.shutdown()
+
+    client = read_client(store)
+    wait_for(lambda: client.command("SELECT count() FROM otel_traces") == 50)
+    span = traces.resource_spans[0].scope_spans[0].spans[0]
+    row = client.query(
+        "SELECT ServiceName, SpanKind, SpanName, Duration, SpanAttributes, ResourceAttributes['service.version'] "
+        f"FROM otel_traces WHERE SpanId = '{span.span_id.hex()}'").result_rows[0]
+    assert row[0] == "store-test" and row[1] == "Client" and row[2] == span.name
+    assert row[3] == span.end_time_unix_nano - span.start_time_unix_nano
+    attrs = row[4]
+    assert attrs["gen_ai.usage.input_tokens"] == str(span.attributes[14].value.int_value)
+    assert attrs["gen_ai.request.temperature"] == "0.7"
+    assert attrs["gen_ai.request.stream"] == "true"
+    assert json.loads(attrs["gen_ai.response.finish_reasons"]) == ["stop"]
+    assert json.loads(attrs["gen_ai.input.messages"])[0]["role"] == "user"
+    assert row[5] == "1.4.2"
+
+    calls = client.query("SELECT RequestModel, InputTokens, FinishReasons, UserId, TenantId, "
+                         "TimeToFirstToken, CostUsd FROM llm_calls WHERE SpanId = "
+                         f"'{span.span_id.hex()}'").result_rows
+    assert calls == [(span.attributes[2].value.string_value, span.attributes[14].value.int_value, ["stop"],
+                      span.attributes[22].value.string_value, "acme", 0.25, None)]
+    assert client.command("SELECT count() FROM llm_calls") == 50
+    wait_for(lambda: client.command("SELECT count() FROM otel_logs") == 9)
+    assert client.command("SELECT Body FROM otel_logs WHERE LogAttributes['i'] = '3'") == "log line 3"
+    wait_for(lambda: client.command("SELECT count() FROM otel_metrics_histogram") == 1)
+    assert client.command("SELECT Count FROM otel_metrics_histogram") == 1
+    assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
+    assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == 1
+
+
+def test_read_endpoint_formats_and_refusals(store: Process) -> None:
+    requests.post(f"{store.http}/v1/traces", data=genai_spans(5).SerializeToString(), headers=PB)
+    client = read_client(store)
+    wait_for(lambda: client.command("SELECT count() FROM otel_traces") == 5)
+    base = f"http://127.0.0.1:{store.ports['read']}"
+    assert requests.get(f"{base}/ping").text == "Ok.\n"
+    r = requests.get(base, params={"query": "SELECT count() AS n FROM otel_traces FORMAT JSONEachRow"})
+    assert r.json() == {"n": "5"} or r.json() == {"n": 5}
+    r = requests.post(base, data="SELECT SpanKind, count() FROM otel_traces GROUP BY SpanKind")
+    assert r.text == "Client\t5\n", "TabSeparated is the default format"
+    r = requests.get(base, params={"query": "SELECT 1 AS x", "default_format": "JSONEachRow"})
+    assert r.json() == {"x": 1}
+    df = client.query("SELECT TraceId, Timestamp FROM otel_traces ORDER BY Timestamp")  # Native over HTTP
+    assert len(df.result_rows) == 5 and len(df.result_rows[0][0]) == 32
+    for query in ("DROP TABLE otel_traces", "INSERT INTO otel_traces (TraceId) VALUES ('x')",
+                  "ALTER TABLE otel_traces DELETE WHERE 1", "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+                  "SELECT * FROM url('http://127.0.0.1:1/', 'CSV')", "SELECT * FROM system.disks",
+                  "SELECT 1; DROP TABLE otel_traces", "SELECT 1 INTO OUTFILE '/tmp/x'",
+                  "SET readonly = 0", "SELECT * FROM s3 ('x')"):
+        r = requests.post(base, data=query)
+        assert r.status_code == 403, (query, r.status_code, r.text)
+        assert "Code: 164" in r.text
+    r = requests.post(base, params={"readonly": "0"}, data="CREATE TABLE t (x UInt8) ENGINE = Memory")
+    assert r.status_code == 403
+    r = requests.post(base, data="SELECT no_such_column FROM otel_traces")
+    assert r.status_code == 400 and "Code: 47" in r.text
+    assert client.command("SELECT count() FROM otel_traces") == 5, "nothing was changed"
+
+
+def test_stats_and_demo_commands(store: Process) -> None:
+    demo = subprocess.run([sys.executable, "-m", "llmtap.collector.cli", "demo", "--calls", "120", "--endpoint",
+                           store.http], capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    client = read_client(store)
+    wait_for(lambda: client.command("SELECT count() FROM llm_calls") == 120)
+    out = subprocess.run([sys.executable, "-m", "llmtap.collector.cli", "stats", "--json", "--endpoint",
+                          f"127.0.0.1:{store.ports['read']}"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert sum(int(r["calls"]) for r in stats["model"]) == 120
+    assert {r["key"] for r in stats["service"]} <= {"support-bot", "search-api", "summarizer"}
+    errors = client.command("SELECT countIf(StatusCode = 'Error') FROM llm_calls")
+    assert sum(int(r["errors"]) for r in stats["model"]) == errors
+    table = subprocess.run([sys.executable, "-m", "llmtap.collector.cli", "stats", "--endpoint",
+                            f"127.0.0.1:{store.ports['read']}"], capture_output=True, text=True, timeout=60)
+    assert "gpt-4o" in table.stdout and "p95" in table.stdout
+    base = f"http://127.0.0.1:{store.ports['read']}"
+
+
+    for query, expected in (("SELECT 1 FORMAT TabSeparated", "1\n"), ("EXISTS TABLE otel_logs", "1\n"),
+                            ("WITH 2 AS x SELECT x", "2\n"), ("-- a comment\nSELECT 'DROP TABLE x'", "DROP TABLE x\n")):
+        r = requests.post(base, data=query)
+        assert (r.status_code, r.text) == (200, expected), query
+    assert "llm_calls" in requests.post(base, data="SHOW TABLES").text
+    assert "InputTokens" in requests.post(base, data="DESCRIBE TABLE llm_calls").text
