@@ -1,0 +1,184 @@
+"""Collector throughput into the embedded store, against the Python floor measured in the same run.
+
+For each transport (OTLP/HTTP, OTLP/gRPC) and payload (with and without 1 KB of message content per
+span): a fresh collector subprocess on the default pipeline and a chDB store, 4 concurrent senders of
+512-span requests with ~30 GenAI attributes per span. Reported: spans/s acknowledged, spans/s persisted
+(rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans.
+
+The floor is what a straightforward Python exporter does with the same requests in one loop: parse
+the protobuf, build one Python row per span, insert the rows into otel_traces through clickhouse-connect
+into chDB. Run: `make bench` (or `.venv/bin/python -m bench.collector [--requests N]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psutil
+import requests
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.conftest import clickhouse_config, free_port, read_client, start_process, stop_process, wait_for
+from tests.otlp_data import genai_spans
+
+SPANS_PER_REQUEST = 512
+SENDERS = 4
+
+
+def _value(v: Any) -> str:
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        return str(v.string_value)
+    if kind == "bool_value":
+        return "true" if v.bool_value else "false"
+    if kind in ("int_value", "double_value"):
+        return str(getattr(v, kind))
+    if kind == "array_value":
+        return "[" + ",".join(_value(x) for x in v.array_value.values) + "]"
+    return ""
+
+
+def python_floor(payloads: list[bytes]) -> float:
+    """Spans/s of parse + one Python row per span + chDB insert, in one loop."""
+    import clickhouse_connect
+
+    from llmtap.exporters.clickhouse import schema
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = clickhouse_connect.get_client(dsn=f"chdb://{tmp}/floor")
+        client.command(schema.tables(schema.SchemaOptions())[0])
+        columns = ["Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind",
+                   "ServiceName", "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration",
+                   "StatusCode", "StatusMessage"]
+        kinds = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
+        statuses = ["Unset", "Ok", "Error"]
+        total = 0
+        started = time.perf_counter()
+        for data in payloads:
+            request = ExportTraceServiceRequest.FromString(data)
+            rows = []
+            for rs in request.resource_spans:
+                resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
+                service = resource.get("service.name", "")
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        rows.append([
+                            s.start_time_unix_nano, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
+                            s.trace_state, s.name, kinds[s.kind], service, resource, ss.scope.name,
+                            ss.scope.version, {kv.key: _value(kv.value) for kv in s.attributes},
+                            s.end_time_unix_nano - s.start_time_unix_nano, statuses[s.status.code],
+                            s.status.message,
+                        ])
+            client.insert("otel_traces", rows, column_names=columns)
+            total += len(rows)
+        elapsed = time.perf_counter() - started
+        assert client.command("SELECT count() FROM otel_traces") == total
+        client.close()
+    return total / elapsed
+
+
+def run_collector(payloads: list[bytes], transport: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
+        config = tmp_path / "llmtap.yaml"
+        # the default pipeline and exporter settings; only the ports and paths differ
+        config.write_text(clickhouse_config(tmp_path, ports).replace("    batch: {flush_interval: 50ms}\n", ""))
+        proc = start_process(config, tmp_path / "collector.log", ports)
+        ps = psutil.Process(proc.proc.pid)
+        cpu_before = sum(ps.cpu_times()[:2])
+        latencies: list[float] = []
+        lock = threading.Lock()
+        per_sender = [payloads[i::SENDERS] for i in range(SENDERS)]
+
+        def send(chunk: list[bytes]) -> None:
+            if transport == "http":
+                session = requests.Session()
+                for data in chunk:
+                    while True:
+                        t0 = time.perf_counter()
+                        r = session.post(f"{proc.http}/v1/traces", data=data,
+                                         headers={"Content-Type": "application/x-protobuf"})
+                        if r.status_code == 200:
+                            break
+                        time.sleep(float(r.headers.get("Retry-After", "1")))
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+            else:
+                channel = grpc.insecure_channel(proc.grpc, options=[("grpc.max_send_message_length", 64 * 2**20)])
+                stub = trace_service_pb2_grpc.TraceServiceStub(channel)  # type: ignore[no-untyped-call]
+                for data in chunk:
+                    message = ExportTraceServiceRequest.FromString(data)
+                    while True:
+                        t0 = time.perf_counter()
+                        try:
+                            stub.Export(message, timeout=60)
+                            break
+                        except grpc.RpcError as err:
+                            if err.code() not in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
+                                raise
+                            time.sleep(1)
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+                channel.close()
+
+        total = len(payloads) * SPANS_PER_REQUEST
+        started = time.perf_counter()
+        threads = [threading.Thread(target=send, args=(c,)) for c in per_sender]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        acked = time.perf_counter() - started
+        client = read_client(proc)
+        wait_for(lambda: client.command("SELECT count() FROM otel_traces") >= total, timeout=600, interval=0.05)
+        persisted = time.perf_counter() - started
+        stored = client.command("SELECT count() FROM otel_traces")
+        cpu = sum(ps.cpu_times()[:2]) - cpu_before
+        peak_rss = _peak_rss(proc.proc.pid)
+        stop_process(proc)
+        assert stored == total, f"{stored} rows for {total} acknowledged spans"
+        return {
+            "acked_per_s": total / acked, "persisted_per_s": total / persisted,
+            "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 1 else 0.0,
+            "cpu_s_per_100k": cpu / total * 1e5, "peak_rss_mb": peak_rss / 2**20,
+        }
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=100, help="512-span requests per run (default 100)")
+    args = parser.parse_args()
+    print(f"{args.requests} requests x {SPANS_PER_REQUEST} spans, {SENDERS} senders, default pipeline, chDB store\n")
+    header = f"{'payload':<13} {'transport':<9} {'acked/s':>9} {'persisted/s':>12} {'p99 ms':>8} " \
+             f"{'CPU s/100k':>10} {'peak RSS MB':>11} {'floor/s':>9} {'x floor':>8}"
+    print(header)
+    print("-" * len(header))
+    for label, content in (("with content", 1024), ("no content", 0)):
+        payloads = [genai_spans(SPANS_PER_REQUEST, content_bytes=content, seed=i).SerializeToString()
+                    for i in range(args.requests)]
+        floor = python_floor(payloads)
+        for transport in ("http", "grpc"):
+            r = run_collector(payloads, transport)
+            print(f"{label:<13} {transport:<9} {r['acked_per_s']:>9,.0f} {r['persisted_per_s']:>12,.0f} "
+                  f"{r['p99_ms']:>8.0f} {r['cpu_s_per_100k']:>10.2f} {r['peak_rss_mb']:>11.0f} {floor:>9,.0f} "
+                  f"{r['persisted_per_s'] / floor:>7.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
