@@ -286,8 +286,9 @@ class Sender:
             return
         self._draining = True
         self.queue._changed.set()
+        drained = asyncio.get_running_loop().create_task(self._drained())
         try:
-            await asyncio.wait_for(asyncio.shield(self._drained()), drain_timeout)
+            await asyncio.wait_for(drained, drain_timeout)
         except asyncio.TimeoutError:
             log.warning("queue %s: %d requests left queued after %.1fs drain", self.queue.name, len(self.queue),
                         drain_timeout)
