@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,13 @@ def test_half_written_file_is_ignored(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
+async def _until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+
+
 def _sender(q: BoundedQueue, export, **retry) -> Sender:  # type: ignore[no-untyped-def]
     return Sender(q, export, BatchConfig(min_items=1, flush_interval=0.01),
                   RetryConfig(initial_interval=0.01, max_interval=0.02, **retry))
@@ -85,10 +93,7 @@ def test_sender_retries_until_the_backend_is_back() -> None:
         s.start()
         q.put(b"a", 1)
         q.put(b"b", 1)
-        for _ in range(200):
-            if delivered:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: bool(delivered))
         await s.stop(1)
         return delivered, tokens, len(q)
 
@@ -113,10 +118,7 @@ def test_sender_drops_permanent_failures_and_continues() -> None:
         q.put(b"bad", 1)
         await asyncio.sleep(0.1)
         q.put(b"good", 1)
-        for _ in range(200):
-            if delivered:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: bool(delivered))
         await s.stop(1)
         return delivered
 
