@@ -91,7 +91,7 @@ def run_collector(payloads: list[bytes], transport: str) -> dict[str, float]:
         ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
         config = tmp_path / "llmtap.yaml"
         # the default pipeline and exporter settings; only the ports and paths differ
-        config.write_text(clickhouse_config(tmp_path, ports).replace("    batch: {flush_interval: 50ms}\n", ""))
+        config.write_text(clickhouse_config(tmp_path, ports, batch=None))
         proc = start_process(config, tmp_path / "collector.log", ports)
         ps = psutil.Process(proc.proc.pid)
         cpu_before = sum(ps.cpu_times()[:2])

@@ -107,12 +107,13 @@ class Running:
 
 
 def memory_config(grpc_port: int, http_port: int, data_dir: Path, extra_receiver: str = "",
-                  exporter: str = "{}") -> str:
+                  exporter: str = "{}", extra_grpc: str = "") -> str:
+    """`extra_receiver` is added to both protocols' settings, `extra_grpc` to gRPC's only."""
     return f"""
 receivers:
   otlp:
     protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc_port}"{extra_receiver}}}
+      grpc: {{endpoint: "127.0.0.1:{grpc_port}"{extra_receiver}{extra_grpc}}}
       http: {{endpoint: "127.0.0.1:{http_port}", max_request_body_size: 1MiB{extra_receiver}}}
 exporters:
   memory: {exporter}
@@ -197,7 +198,9 @@ def stop_process(p: Process, sig: int = signal.SIGTERM, timeout: float = 60) -> 
     return p.proc.wait(timeout)
 
 
-def clickhouse_config(tmp_path: Path, ports: dict[str, int], extra_exporter: str = "") -> str:
+def clickhouse_config(tmp_path: Path, ports: dict[str, int], batch: str | None = "{flush_interval: 50ms}") -> str:
+    """`batch` is the exporter's batch settings; None keeps the defaults."""
+    batch_line = f"\n    batch: {batch}" if batch else ""
     return f"""
 receivers:
   otlp:
@@ -208,8 +211,7 @@ exporters:
   clickhouse:
     dsn: "chdb://{tmp_path}/clickhouse"
     read_endpoint: "127.0.0.1:{ports['read']}"
-    ttl: 720h
-    batch: {{flush_interval: 50ms}}{extra_exporter}
+    ttl: 720h{batch_line}
 service:
   data_dir: {tmp_path}/data
   shutdown_timeout: 10s

@@ -73,8 +73,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
 def test_sigterm_drains_the_queue(tmp_path: Path) -> None:
     ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
     config = tmp_path / "llmtap.yaml"
-    config.write_text(clickhouse_config(tmp_path, ports, extra_exporter="\n    batch: {flush_interval: 5s}")
-                      .replace("    batch: {flush_interval: 50ms}\n", ""))
+    config.write_text(clickhouse_config(tmp_path, ports, batch="{flush_interval: 5s}"))
     log = tmp_path / "collector.log"
     p = start_process(config, log, ports)
     r = requests.post(f"{p.http}/v1/traces", data=genai_spans(10).SerializeToString(), headers=PB)

@@ -94,10 +94,8 @@ def test_shutting_down_is_unavailable(tmp_path: Path) -> None:
 
 
 def test_bearer_token_and_size_limit(tmp_path: Path) -> None:
-    auth = ", auth: {bearer_token: s3cret}, max_recv_msg_size: 64KiB"
-    config = memory_config(free_port(), free_port(), tmp_path, extra_receiver=auth)
-    config = config.replace(", max_request_body_size: 1MiB, auth: {bearer_token: s3cret}, max_recv_msg_size: 64KiB",
-                            ", auth: {bearer_token: s3cret}")
+    config = memory_config(free_port(), free_port(), tmp_path, extra_receiver=", auth: {bearer_token: s3cret}",
+                           extra_grpc=", max_recv_msg_size: 64KiB")
     with run_service(config) as c:
         stub = _stub(c.grpc)
         with pytest.raises(grpc.RpcError) as err:
