@@ -8,10 +8,13 @@ import subprocess
 import sys
 
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+from llmtap.exporters.clickhouse.exporter import split_batch
 from tests.conftest import Process, read_client, wait_for
 from tests.otlp_data import genai_spans, log_records
 
@@ -117,3 +120,12 @@ def test_stats_and_demo_commands(store: Process) -> None:
         assert (r.status_code, r.text) == (200, expected), query
     assert "llm_calls" in requests.post(base, data="SHOW TABLES").text
     assert "InputTokens" in requests.post(base, data="DESCRIBE TABLE llm_calls").text
+
+
+@given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=40), st.integers(1, 6))
+def test_a_batch_splits_into_contiguous_nonempty_parts(payloads: list[bytes], parts: int) -> None:
+    runs = split_batch(payloads, parts)
+    assert [p for run in runs for p in run] == payloads
+    assert 1 <= len(runs) <= min(parts, len(payloads))
+    assert all(runs)
+    assert split_batch(payloads, parts) == runs  # a retried batch splits the same way, so its tokens repeat

@@ -9,13 +9,15 @@ ClickHouse server (`http(s)://user:pass@host:8123/db`).
 from __future__ import annotations
 
 import logging
-import threading
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from pydantic import Field
 
 from llmtap.collector.component import Exporter, Host
 from llmtap.collector.config import Duration
@@ -47,6 +49,8 @@ class ClickHouseExporterConfig(ExporterSettings):
     read_endpoint: str | None = "127.0.0.1:8123"
     """For the embedded engine: serve a read-only ClickHouse HTTP interface here (null disables)."""
     connect_timeout: Duration = 10.0
+    insert_parallelism: int = Field(default=2, ge=1, le=16)
+    """A batch is split into this many inserts run at once: one insert flattens on one core."""
 
 
 def varint(n: int) -> bytes:
@@ -78,7 +82,9 @@ class ClickHouseExporter(Exporter):
         super().__init__(component_id)
         self.config = config
         self.client: Any = None
-        self._lock = threading.Lock()
+        """For schema work and the read side; inserts take a client from `_clients`."""
+        self._clients: queue.Queue[Any] = queue.Queue()
+        self._pool: ThreadPoolExecutor | None = None
         self.read_api: Any = None
         parsed = urlparse(config.dsn)
         dsn_db = parsed.path.strip("/") if not is_embedded(config.dsn) else ""
@@ -105,15 +111,45 @@ class ClickHouseExporter(Exporter):
         self.client = connect(self.config.dsn)
         if self.config.create_schema:
             migrate(self.client, self.options)
+        for _ in range(self.config.insert_parallelism):
+            self._clients.put(connect(self.config.dsn))
+        self._pool = ThreadPoolExecutor(self.config.insert_parallelism, thread_name_prefix=f"{self.id}-insert")
 
     async def shutdown(self) -> None:
         if self.read_api is not None:
             await self.read_api.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        while not self._clients.empty():
+            self._clients.get_nowait().close()
         if self.client is not None:
             self.client.close()
             self.client = None
 
     def export(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
+        """Insert the batch as `insert_parallelism` parts at once, each with its own deduplication token.
+
+        The split depends only on the batch, and a retried batch is re-formed identically (queue.py), so each
+        part carries the same token again and a part that landed before a failure is not inserted twice.
+        """
+        pool = self._pool
+        if pool is None:
+            raise RetryableError("not connected")
+        parts = split_batch(payloads, self.config.insert_parallelism)
+        if len(parts) == 1:
+            self._insert(signal, parts[0], dedup_token)
+            return
+        futures = [pool.submit(self._insert, signal, part, f"{dedup_token}-{i}") for i, part in enumerate(parts)]
+        errors = [f.exception() for f in futures]
+        permanent = [e for e in errors if isinstance(e, PermanentError)]
+        if permanent:
+            raise permanent[0]
+        for error in errors:
+            if error is not None:
+                raise error
+
+    def _insert(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
         table, message, _columns = schema.STAGING[signal.value]
         blob = b"".join(varint(len(p)) + p for p in payloads)
         settings = {
@@ -124,11 +160,9 @@ class ClickHouseExporter(Exporter):
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
+        client = self._clients.get()
         try:
-            with self._lock:
-                if self.client is None:
-                    raise RetryableError("not connected")
-                self.client.raw_insert(f"`{self.database}`.{table}", None, blob, settings=settings, fmt="Protobuf")
+            client.raw_insert(f"`{self.database}`.{table}", None, blob, settings=settings, fmt="Protobuf")
         except OperationalError as exc:
             raise RetryableError(str(exc)) from exc
         except DatabaseError as exc:
@@ -136,6 +170,23 @@ class ClickHouseExporter(Exporter):
             if code in _BAD_DATA_CODES:
                 raise PermanentError(str(exc)) from exc
             raise RetryableError(str(exc)) from exc
+        finally:
+            self._clients.put(client)
+
+
+def split_batch(payloads: list[bytes], parts: int) -> list[list[bytes]]:
+    """Contiguous runs of about equal bytes; at most `parts`, never an empty one."""
+    total = sum(len(p) for p in payloads)
+    target = total / max(1, min(parts, len(payloads)))
+    runs: list[list[bytes]] = [[]]
+    size = 0
+    for payload in payloads:
+        if runs[-1] and size >= target and len(runs) < parts:
+            runs.append([])
+            size = 0
+        runs[-1].append(payload)
+        size += len(payload)
+    return runs
 
 
 def _error_code(message: str) -> int | None:
