@@ -1,0 +1,171 @@
+"""One GenAI call: its CLIENT span, its metric points and, when enabled, its content.
+
+An instrumentor creates an `Invocation` before calling the SDK, fills in what it learns from the request
+and the response, and ends it exactly once: on success, on error, or when a stream finishes, is closed,
+or is collected unfinished. Every method swallows its own errors (logged once), so telemetry can never
+change what the application sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from llmtap.instrumentation.genai import attribution, errors
+from llmtap.instrumentation.genai.telemetry import Telemetry
+
+log = logging.getLogger("llmtap.instrumentation")
+_reported: set[str] = set()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EVENT_NAME = "gen_ai.client.inference.operation.details"
+_CONTENT_KEYS = (gen_ai.GEN_AI_INPUT_MESSAGES, gen_ai.GEN_AI_OUTPUT_MESSAGES, gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
+                 gen_ai.GEN_AI_TOOL_DEFINITIONS)
+# Attributes that go on the metric points too (the conventions' metric attributes).
+_METRIC_KEYS = (gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+                gen_ai.GEN_AI_RESPONSE_MODEL, server_attributes.SERVER_ADDRESS, server_attributes.SERVER_PORT)
+
+
+def report(where: str, exc: BaseException) -> None:
+    """Log an internal error once per place; never raise."""
+    if where not in _reported:
+        _reported.add(where)
+        log.warning("llmtap instrumentation error in %s (further ones are not logged): %r", where, exc)
+
+
+def guarded(where: str, default: Any = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run the decorated telemetry code; if it fails, log once and return `default`."""
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                report(where, exc)
+                return default  # type: ignore[no-any-return]
+        run.__name__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        return run
+    return decorate
+
+
+class Invocation:
+    __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "input_tokens", "output_tokens",
+                 "span", "start_ns", "streaming", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, operation: str, provider: str, model: str | None,
+                 attributes: Mapping[str, AttributeValue], server: tuple[str | None, int | None] = (None, None),
+                 streaming: bool = False):
+        self.telemetry = telemetry
+        self.ended = False
+        self.streaming = streaming
+        self.first_chunk_ns = 0
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.content: dict[str, str] = {}
+        attrs: dict[str, AttributeValue] = {gen_ai.GEN_AI_OPERATION_NAME: operation,
+                                            gen_ai.GEN_AI_PROVIDER_NAME: provider}
+        if model:
+            attrs[gen_ai.GEN_AI_REQUEST_MODEL] = model
+        host, port = server
+        if host:
+            attrs[server_attributes.SERVER_ADDRESS] = host
+            if port:
+                attrs[server_attributes.SERVER_PORT] = port
+        attrs.update(attributes)
+        attrs.update(attribution.current())
+        self.attributes = attrs
+        name = f"{operation} {model}" if model else operation
+        self.start_ns = time.perf_counter_ns()
+        self.span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        self._token: object | None = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def detach(self) -> None:
+        """Leave the span's context (after the SDK call returned; a stream may still be running)."""
+        if self._token is not None:
+            try:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+            except Exception as exc:
+                report("detach", exc)
+            self._token = None
+
+    def set(self, key: str, value: AttributeValue | None) -> None:
+        if value is not None and value != "" and value != []:
+            self.attributes[key] = value
+
+    def set_content(self, key: str, value: Any) -> None:
+        """Record message content (already in the conventions' JSON shape) if capture is on."""
+        if self.telemetry.capture.enabled and value:
+            self.content[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                                                default=str)
+
+    def chunk(self) -> None:
+        if not self.first_chunk_ns:
+            self.first_chunk_ns = time.perf_counter_ns()
+
+    def usage(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+            self.attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
+        if output_tokens is not None:
+            self.output_tokens = output_tokens
+            self.attributes[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
+
+    def fail(self, exc: BaseException) -> None:
+        if self.ended:
+            return
+        try:
+            error_type = errors.classify(exc)
+            self.attributes[error_attributes.ERROR_TYPE] = error_type
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
+        except Exception as err:
+            report("fail", err)
+        self.end()
+
+    def end(self) -> None:
+        """End the span and record the metric points; only the first call counts."""
+        if self.ended:
+            return
+        self.ended = True
+        self.detach()
+        try:
+            end_ns = time.perf_counter_ns()
+            attrs = self.attributes
+            t = self.telemetry
+            if self.first_chunk_ns:
+                ttfc = (self.first_chunk_ns - self.start_ns) / 1e9
+                attrs[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+            capture = t.capture
+            if self.content and capture.on_span:
+                attrs.update(self.content)
+            self.span.set_attributes(attrs)
+            metric_attrs = {k: attrs[k] for k in _METRIC_KEYS if k in attrs}
+            if error_attributes.ERROR_TYPE in attrs:
+                metric_attrs[error_attributes.ERROR_TYPE] = attrs[error_attributes.ERROR_TYPE]
+            t.duration.record((end_ns - self.start_ns) / 1e9, metric_attrs)
+            if self.first_chunk_ns:
+                t.time_to_first_chunk.record((self.first_chunk_ns - self.start_ns) / 1e9, metric_attrs)
+            if self.input_tokens is not None:
+                t.token_usage.record(self.input_tokens, {**metric_attrs, gen_ai.GEN_AI_TOKEN_TYPE: "input"})
+            if self.output_tokens is not None:
+                t.token_usage.record(self.output_tokens, {**metric_attrs, gen_ai.GEN_AI_TOKEN_TYPE: "output"})
+            if self.content and capture.on_event:
+                event_attrs = {k: v for k, v in attrs.items() if k not in _CONTENT_KEYS}
+                event_attrs.update(self.content)
+                t.logger.emit(event_name=EVENT_NAME, attributes=event_attrs,
+                              context=trace.set_span_in_context(self.span))
+        except Exception as exc:
+            report("end", exc)
+        finally:
+            self.span.end()

@@ -1,0 +1,82 @@
+"""Watching a streamed response without changing it.
+
+The SDK's own stream object is kept (its type, methods and context manager stay exactly the SDK's); only
+the iterator it pulls chunks from is wrapped. The wrapper passes each chunk to `observe` and ends the
+invocation when the stream is exhausted, fails, or is closed. A stream dropped unfinished ends through
+`weakref.finalize`, which also runs at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+from llmtap.instrumentation.genai.invocation import Invocation, report
+
+T = TypeVar("T")
+
+Observe = Callable[[Invocation, Any], bool]
+"""Called with each chunk; returns False to hide the chunk from the application (usage-only chunks we
+asked for ourselves)."""
+Finish = Callable[[Invocation], None]
+"""Called once when the stream ended normally, before the invocation ends (set finish reasons, usage)."""
+
+
+def watch(invocation: Invocation, iterator: Iterator[T], observe: Observe, finish: Finish) -> Iterator[T]:
+    try:
+        for item in iterator:
+            try:
+                invocation.chunk()
+                show = observe(invocation, item)
+            except Exception as exc:
+                report("stream chunk", exc)
+                show = True
+            if show:
+                yield item
+    except BaseException as exc:
+        invocation.fail(exc)
+        raise
+    else:
+        end_stream(invocation, finish)
+    finally:
+        end_stream(invocation, finish)
+
+
+async def watch_async(invocation: Invocation, iterator: AsyncIterator[T], observe: Observe,
+                      finish: Finish) -> AsyncIterator[T]:
+    try:
+        async for item in iterator:
+            try:
+                invocation.chunk()
+                show = observe(invocation, item)
+            except Exception as exc:
+                report("stream chunk", exc)
+                show = True
+            if show:
+                yield item
+    except BaseException as exc:
+        invocation.fail(exc)
+        raise
+    else:
+        end_stream(invocation, finish)
+    finally:
+        end_stream(invocation, finish)
+
+
+def end_stream(invocation: Invocation, finish: Finish) -> None:
+    """Exhausted, closed or dropped: keep what was seen (usage may have arrived) and end the span."""
+    if invocation.ended:
+        return
+    try:
+        finish(invocation)
+    except Exception as exc:
+        report("stream finish", exc)
+    invocation.end()
+
+
+def end_when_collected(stream: object, invocation: Invocation, finish: Finish) -> None:
+    """End the invocation if `stream` is garbage-collected (or the process exits) before it ends."""
+    with contextlib.suppress(TypeError):  # not weak-referenceable: the iterator's own finalisation ends it
+        weakref.finalize(stream, end_stream, invocation, finish)

@@ -1,0 +1,202 @@
+"""The wrappers around SDK methods, shared by the SDKs generated with Stainless (OpenAI, Anthropic): the
+same `Stream`/`AsyncStream` classes with an `_iterator`, the same raw-response classes.
+
+A wrapper starts an `Invocation`, calls the SDK exactly as the application did (plus any parameter an
+`Operation` adds on purpose, such as OpenAI's `stream_options.include_usage`), and hands the result back
+untouched. Whatever fails inside llmtap is logged once and the SDK call goes on as if llmtap were absent.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from opentelemetry.util.types import AttributeValue
+
+from llmtap.instrumentation.genai import streams
+from llmtap.instrumentation.genai.invocation import Invocation, report
+from llmtap.instrumentation.genai.telemetry import Telemetry
+
+
+class Accumulator(Protocol):
+    def observe(self, inv: Invocation, chunk: Any) -> bool: ...
+    def finish_stream(self, inv: Invocation) -> None: ...
+
+
+class Operation(Protocol):
+    """One SDK method's translation into telemetry (for example `chat.completions.create`)."""
+
+    name: str
+
+    def describe(self, instance: Any) -> tuple[str, str | None, int | None]:
+        """(provider, server.address, server.port) for the resource instance the method is called on."""
+        ...
+
+    def model(self, kwargs: dict[str, Any]) -> str | None: ...
+
+    def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The keyword arguments to call the SDK with, and whether an extra usage-only chunk is to be hidden."""
+        ...
+
+    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]: ...
+    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None: ...
+    def record_response(self, inv: Invocation, response: Any) -> None: ...
+    def accumulator(self, hide_usage_chunk: bool) -> Accumulator: ...
+
+
+@dataclass(frozen=True)
+class SDKTypes:
+    """The SDK's classes a result may be an instance of."""
+
+    stream: type
+    async_stream: type
+    legacy_response: type | None = None
+    """Returned by `.with_raw_response`: the body is read, `.parse()` caches; parsed at once."""
+    api_responses: tuple[type, ...] = ()
+    """Returned by `.with_streaming_response`: the body is not read yet; observed when the app parses."""
+
+
+@dataclass
+class Instrumentation:
+    telemetry: Telemetry
+    types: SDKTypes
+    streams: weakref.WeakKeyDictionary[Any, tuple[Invocation, Accumulator]] = field(
+        default_factory=weakref.WeakKeyDictionary)
+    raw: weakref.WeakKeyDictionary[Any, tuple[Invocation, Operation, bool]] = field(
+        default_factory=weakref.WeakKeyDictionary)
+
+    # -- calls ---------------------------------------------------------------------------------------
+
+    def _start(self, op: Operation, instance: Any, kwargs: dict[str, Any]) -> tuple[Invocation, dict[str, Any], bool]:
+        provider, host, port = op.describe(instance)
+        call_kwargs, hide = op.prepare(kwargs)
+        inv = Invocation(self.telemetry, op.name, provider, op.model(kwargs), op.request_attributes(kwargs),
+                         (host, port))
+        if self.telemetry.capture.enabled:
+            op.record_input(inv, kwargs)
+        return inv, call_kwargs, hide
+
+    def sync(self, op: Operation) -> Callable[..., Any]:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            try:
+                inv, call_kwargs, hide = self._start(op, instance, kwargs)
+            except Exception as exc:
+                report(f"{op.name} start", exc)
+                return wrapped(*args, **kwargs)
+            try:
+                result = wrapped(*args, **call_kwargs)
+            except BaseException as exc:
+                inv.fail(exc)
+                raise
+            inv.detach()
+            self.result(inv, op, result, hide)
+            return result
+        return wrapper
+
+    def async_(self, op: Operation) -> Callable[..., Any]:
+        def wrapper(wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Awaitable[Any]:
+            async def call() -> Any:
+                try:
+                    inv, call_kwargs, hide = self._start(op, instance, kwargs)
+                except Exception as exc:
+                    report(f"{op.name} start", exc)
+                    return await wrapped(*args, **kwargs)
+                try:
+                    result = await wrapped(*args, **call_kwargs)
+                except BaseException as exc:
+                    inv.fail(exc)
+                    raise
+                inv.detach()
+                self.result(inv, op, result, hide)
+                return result
+            return call()
+        return wrapper
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def result(self, inv: Invocation, op: Operation, result: Any, hide: bool) -> None:
+        try:
+            types = self.types
+            if isinstance(result, types.stream | types.async_stream):
+                self._watch(inv, op, cast(Any, result), hide)
+            elif types.legacy_response is not None and isinstance(result, types.legacy_response):
+                self.result(inv, op, cast(Any, result).parse(), hide)
+            elif types.api_responses and isinstance(result, types.api_responses):
+                self.raw[result] = (inv, op, hide)
+                streams.end_when_collected(result, inv, _no_finish)
+            else:
+                op.record_response(inv, result)
+                inv.end()
+        except Exception as exc:
+            report(f"{op.name} result", exc)
+            inv.end()
+
+    def _watch(self, inv: Invocation, op: Operation, stream: Any, hide: bool) -> None:
+        acc = op.accumulator(hide)
+        iterator = getattr(stream, "_iterator", None)
+        if iterator is None:  # an SDK without the attribute: no chunk-level data, but the span still ends
+            inv.end()
+            return
+        watch = streams.watch_async if isinstance(stream, self.types.async_stream) else streams.watch
+        stream._iterator = watch(inv, iterator, acc.observe, acc.finish_stream)
+        self.streams[stream] = (inv, acc)
+        streams.end_when_collected(stream, inv, acc.finish_stream)
+
+    # -- hooks on the SDK's own classes ----------------------------------------------------------------
+
+    def stream_close(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> Any:
+        """`Stream.close()` before the end: end the span now, with what was seen."""
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            self._closed(instance)
+
+    def async_stream_close(self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+                           kwargs: dict[str, Any]) -> Awaitable[Any]:
+        async def close() -> Any:
+            try:
+                return await wrapped(*args, **kwargs)
+            finally:
+                self._closed(instance)
+        return close()
+
+    def _closed(self, stream: Any) -> None:
+        try:
+            entry = self.streams.pop(stream, None)
+            if entry is not None:
+                inv, acc = entry
+                streams.end_stream(inv, acc.finish_stream)
+        except Exception as exc:
+            report("stream close", exc)
+
+    def response_parse(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> Any:
+        parsed = wrapped(*args, **kwargs)
+        self._parsed(instance, parsed)
+        return parsed
+
+    def async_response_parse(self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+                             kwargs: dict[str, Any]) -> Awaitable[Any]:
+        async def parse() -> Any:
+            parsed = await wrapped(*args, **kwargs)
+            self._parsed(instance, parsed)
+            return parsed
+        return parse()
+
+    def _parsed(self, response: Any, parsed: Any) -> None:
+        try:
+            entry = self.raw.pop(response, None)
+        except Exception as exc:
+            report("response parse", exc)
+            return
+        if entry is not None:
+            inv, op, hide = entry
+            self.result(inv, op, parsed, hide)
+
+
+def _no_finish(inv: Invocation) -> None:
+    """A raw response dropped before `.parse()`: only the request is known."""
