@@ -1,0 +1,80 @@
+"""`opentelemetry-instrument python app.py` with llmtap installed: an app calling the real OpenAI SDK lands
+spans and metrics in a running collector, with only the endpoint (a standard OTEL_* variable) set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from llmtap.collector.signals import Signal
+from llmtap.instrumentation.distro import DEFAULTS
+from tests.conftest import Running, wait_for
+from tests.providers.server import ProviderServer
+
+APP = """
+import openai, os
+client = openai.OpenAI(base_url=os.environ["PROVIDER_URL"], api_key="k", max_retries=0)
+client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+for _ in client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                                        stream=True):
+    pass
+print("app done")
+"""
+
+
+@pytest.fixture
+def provider() -> Iterator[ProviderServer]:
+    server = ProviderServer().start()
+    yield server
+    server.stop()
+
+
+def _value(v: AnyValue) -> object:
+    return getattr(v, v.WhichOneof("value") or "string_value")
+
+
+def test_launcher_sends_spans_and_metrics_to_the_collector(tmp_path: Path, collector: Running,
+                                                           provider: ProviderServer) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(textwrap.dedent(APP))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(PROVIDER_URL=f"{provider.url}/v1", OTEL_EXPORTER_OTLP_ENDPOINT=collector.http,
+               OTEL_SERVICE_NAME="launcher-app", OTEL_METRIC_EXPORT_INTERVAL="200")
+    launcher = Path(sys.executable).with_name("opentelemetry-instrument")
+    done = subprocess.run([str(launcher), sys.executable, str(app)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "app done" in done.stdout
+    memory = collector.exporter()
+    wait_for(lambda: memory.items(Signal.TRACES) >= 2 and memory.items(Signal.METRICS) > 0)
+    spans = {}
+    for request in memory.messages(Signal.TRACES):
+        for rs in request.resource_spans:
+            resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
+            assert resource["service.name"] == "launcher-app"
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    spans[span.name] = {kv.key: _value(kv.value) for kv in span.attributes}
+    assert spans["chat gpt-4o"]["gen_ai.usage.input_tokens"] == 31
+    assert spans["chat gpt-4o-mini"]["gen_ai.response.finish_reasons"] is not None
+    metric_names = {m.name for request in memory.messages(Signal.METRICS) for rm in request.resource_metrics
+                    for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= metric_names
+
+
+def test_distro_defaults_yield_to_the_users_settings() -> None:
+    names = sorted(DEFAULTS)
+    code = ("import json, os; from llmtap.instrumentation.distro import LlmtapDistro; LlmtapDistro().configure(); "
+            f"print(json.dumps({{k: os.environ[k] for k in {names!r}}}))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == {**DEFAULTS, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
