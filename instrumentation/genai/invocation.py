@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -26,9 +26,6 @@ from llmtap.instrumentation.genai.telemetry import Telemetry
 
 log = logging.getLogger("llmtap.instrumentation")
 _reported: set[str] = set()
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 EVENT_NAME = "gen_ai.client.inference.operation.details"
 _CONTENT_KEYS = (gen_ai.GEN_AI_INPUT_MESSAGES, gen_ai.GEN_AI_OUTPUT_MESSAGES, gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
@@ -45,31 +42,14 @@ def report(where: str, exc: BaseException) -> None:
         log.warning("llmtap instrumentation error in %s (further ones are not logged): %r", where, exc)
 
 
-def guarded(where: str, default: Any = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Run the decorated telemetry code; if it fails, log once and return `default`."""
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                report(where, exc)
-                return default  # type: ignore[no-any-return]
-        run.__name__ = fn.__name__
-        run.__doc__ = fn.__doc__
-        return run
-    return decorate
-
-
 class Invocation:
     __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "input_tokens", "output_tokens",
-                 "span", "start_ns", "streaming", "telemetry")
+                 "span", "start_ns", "telemetry")
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, model: str | None,
-                 attributes: Mapping[str, AttributeValue], server: tuple[str | None, int | None] = (None, None),
-                 streaming: bool = False):
+                 attributes: Mapping[str, AttributeValue], server: tuple[str | None, int | None] = (None, None)):
         self.telemetry = telemetry
         self.ended = False
-        self.streaming = streaming
         self.first_chunk_ns = 0
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
