@@ -94,7 +94,12 @@ class Invocation:
         if not self.first_chunk_ns:
             self.first_chunk_ns = time.perf_counter_ns()
 
-    def usage(self, input_tokens: int | None, output_tokens: int | None) -> None:
+    def usage(self, input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None,
+              cache_creation: int | None = None, reasoning: int | None = None) -> None:
+        """Token counts as the provider reports them; absent ones (None) are left out."""
+        self.set(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cache_read)
+        self.set(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, cache_creation)
+        self.set(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning)
         if input_tokens is not None:
             self.input_tokens = input_tokens
             self.attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens

@@ -128,13 +128,9 @@ def record_response(inv: Invocation, completion: Any) -> None:
 def record_usage(inv: Invocation, usage: Any) -> None:
     if usage is None:
         return
-    inv.usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    if prompt_details is not None:
-        inv.set(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, getattr(prompt_details, "cached_tokens", None))
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    if completion_details is not None:
-        inv.set(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, getattr(completion_details, "reasoning_tokens", None))
+    inv.usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+              cache_read=getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None),
+              reasoning=getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None))
 
 
 class ChunkAccumulator:

@@ -74,13 +74,9 @@ def record_response(inv: Invocation, response: Any) -> None:
     inv.set("openai.response.service_tier", getattr(response, "service_tier", None))
     usage = getattr(response, "usage", None)
     if usage is not None:
-        inv.usage(getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
-        details = getattr(usage, "input_tokens_details", None)
-        if details is not None:
-            inv.set(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, getattr(details, "cached_tokens", None))
-        details = getattr(usage, "output_tokens_details", None)
-        if details is not None:
-            inv.set(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, getattr(details, "reasoning_tokens", None))
+        inv.usage(getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None),
+                  cache_read=getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None),
+                  reasoning=getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", None))
     if inv.telemetry.capture.enabled:
         parts: list[m.Part] = []
         for item in getattr(response, "output", None) or ():
