@@ -133,6 +133,10 @@ def record_usage(inv: Invocation, usage: Any) -> None:
               reasoning=getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None))
 
 
+def accumulator(hide_usage_chunk: bool) -> ChunkAccumulator:
+    return ChunkAccumulator(hide_usage_chunk)
+
+
 class ChunkAccumulator:
     """What a chat stream tells, chunk by chunk: id, model, finish reasons, usage, and (with capture on) the
     assembled text and tool calls per choice."""

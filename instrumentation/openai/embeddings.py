@@ -28,6 +28,10 @@ def record_input(inv: Invocation, kwargs: dict[str, Any]) -> None:
     """Embedding inputs are not messages; the conventions record none."""
 
 
+def accumulator(hide_usage_chunk: bool) -> None:
+    raise TypeError("embeddings do not stream")
+
+
 def record_response(inv: Invocation, response: Any) -> None:
     inv.set(gen_ai.GEN_AI_RESPONSE_MODEL, getattr(response, "model", None))
     usage = getattr(response, "usage", None)

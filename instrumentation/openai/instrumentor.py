@@ -14,7 +14,9 @@ from wrapt import wrap_function_wrapper
 from llmtap.instrumentation.genai.capture import content_capture
 from llmtap.instrumentation.genai.telemetry import Telemetry
 from llmtap.instrumentation.genai.wrapping import Instrumentation, Operation, SDKTypes
-from llmtap.instrumentation.openai.operations import ChatOperation, EmbeddingsOperation, ResponsesOperation
+from llmtap.instrumentation.openai import embeddings as embeddings_api
+from llmtap.instrumentation.openai import responses as responses_api
+from llmtap.instrumentation.openai.operations import APIOperation, ChatOperation
 
 SCOPE = "llmtap.instrumentation.openai"
 INCLUDE_STREAM_USAGE_ENV = "LLMTAP_OPENAI_INCLUDE_STREAM_USAGE"
@@ -26,7 +28,8 @@ _EMBEDDINGS = "openai.resources.embeddings"
 
 def _methods(include_stream_usage: bool) -> list[tuple[str, str, Operation, bool]]:
     """(module, Class.method, operation, is_async)."""
-    chat, responses, embeddings = ChatOperation(include_stream_usage), ResponsesOperation(), EmbeddingsOperation()
+    chat = ChatOperation(include_stream_usage)
+    responses, embeddings = APIOperation(responses_api), APIOperation(embeddings_api)
     return [
         (_CHAT, "Completions.create", chat, False), (_CHAT, "Completions.parse", chat, False),
         (_CHAT, "AsyncCompletions.create", chat, True), (_CHAT, "AsyncCompletions.parse", chat, True),

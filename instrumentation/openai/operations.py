@@ -1,20 +1,24 @@
-"""The instrumented OpenAI methods as `Operation`s: chat, responses, embeddings."""
+"""The instrumented OpenAI methods as `Operation`s. Each API module (`chat`, `responses`, `embeddings`) has
+the same functions; `APIOperation` looks them up on the module at call time."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from llmtap.instrumentation.genai.invocation import Invocation
 from llmtap.instrumentation.genai.wrapping import Accumulator
-from llmtap.instrumentation.openai import chat, embeddings, responses
+from llmtap.instrumentation.openai import chat
 from llmtap.instrumentation.openai.chat import given
 from llmtap.instrumentation.openai.provider import describe
 
 
-class _OpenAIOperation:
-    name = "chat"
+class APIOperation:
+    def __init__(self, api: ModuleType):
+        self.api = api
+        self.name: str = api.OPERATION
 
     def describe(self, instance: Any) -> tuple[str, str | None, int | None]:
         return describe(instance._client)
@@ -26,11 +30,24 @@ class _OpenAIOperation:
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return kwargs, False
 
+    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+        attributes: dict[str, AttributeValue] = self.api.request_attributes(kwargs)
+        return attributes
 
-class ChatOperation(_OpenAIOperation):
-    name = chat.OPERATION
+    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
+        self.api.record_input(inv, kwargs)
 
+    def record_response(self, inv: Invocation, response: Any) -> None:
+        self.api.record_response(inv, response)
+
+    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
+        accumulator: Accumulator = self.api.accumulator(hide_usage_chunk)
+        return accumulator
+
+
+class ChatOperation(APIOperation):
     def __init__(self, include_stream_usage: bool):
+        super().__init__(chat)
         self.include_stream_usage = include_stream_usage
 
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -45,47 +62,3 @@ class ChatOperation(_OpenAIOperation):
             return kwargs, False
         options["include_usage"] = True
         return {**kwargs, "stream_options": options}, True
-
-    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
-        return chat.request_attributes(kwargs)
-
-    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
-        chat.record_input(inv, kwargs)
-
-    def record_response(self, inv: Invocation, response: Any) -> None:
-        chat.record_response(inv, response)
-
-    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
-        return chat.ChunkAccumulator(hide_usage_chunk)
-
-
-class ResponsesOperation(_OpenAIOperation):
-    name = responses.OPERATION
-
-    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
-        return responses.request_attributes(kwargs)
-
-    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
-        responses.record_input(inv, kwargs)
-
-    def record_response(self, inv: Invocation, response: Any) -> None:
-        responses.record_response(inv, response)
-
-    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
-        return responses.EventAccumulator()
-
-
-class EmbeddingsOperation(_OpenAIOperation):
-    name = embeddings.OPERATION
-
-    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
-        return embeddings.request_attributes(kwargs)
-
-    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
-        embeddings.record_input(inv, kwargs)
-
-    def record_response(self, inv: Invocation, response: Any) -> None:
-        embeddings.record_response(inv, response)
-
-    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
-        raise TypeError("embeddings do not stream")

@@ -108,13 +108,17 @@ def finish_reason(response: Any) -> str:
     return "stop"
 
 
+def accumulator(hide_usage_chunk: bool) -> EventAccumulator:
+    return EventAccumulator()
+
+
 class EventAccumulator:
     """A Responses stream ends with `response.completed` (or `.incomplete`/`.failed`) carrying the whole
     response, usage included; earlier events only need watching for the first chunk."""
 
     __slots__ = ("final",)
 
-    def __init__(self, hide_usage_chunk: bool = False):
+    def __init__(self) -> None:
         self.final: Any = None
 
     def observe(self, inv: Invocation, event: Any) -> bool:
