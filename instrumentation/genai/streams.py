@@ -27,19 +27,11 @@ Finish = Callable[[Invocation], None]
 def watch(invocation: Invocation, iterator: Iterator[T], observe: Observe, finish: Finish) -> Iterator[T]:
     try:
         for item in iterator:
-            try:
-                invocation.chunk()
-                show = observe(invocation, item)
-            except Exception as exc:
-                report("stream chunk", exc)
-                show = True
-            if show:
+            if _shown(invocation, item, observe):
                 yield item
     except BaseException as exc:
         invocation.fail(exc)
         raise
-    else:
-        end_stream(invocation, finish)
     finally:
         end_stream(invocation, finish)
 
@@ -48,21 +40,23 @@ async def watch_async(invocation: Invocation, iterator: AsyncIterator[T], observ
                       finish: Finish) -> AsyncIterator[T]:
     try:
         async for item in iterator:
-            try:
-                invocation.chunk()
-                show = observe(invocation, item)
-            except Exception as exc:
-                report("stream chunk", exc)
-                show = True
-            if show:
+            if _shown(invocation, item, observe):
                 yield item
     except BaseException as exc:
         invocation.fail(exc)
         raise
-    else:
-        end_stream(invocation, finish)
     finally:
         end_stream(invocation, finish)
+
+
+def _shown(invocation: Invocation, item: object, observe: Observe) -> bool:
+    """Note the chunk; whether the application sees it (an llmtap error never hides one)."""
+    try:
+        invocation.chunk()
+        return observe(invocation, item)
+    except Exception as exc:
+        report("stream chunk", exc)
+        return True
 
 
 def end_stream(invocation: Invocation, finish: Finish) -> None:

@@ -90,7 +90,6 @@ class Instrumentation:
             except BaseException as exc:
                 inv.fail(exc)
                 raise
-            inv.detach()
             self.result(inv, op, result, hide)
             return result
         return wrapper
@@ -109,7 +108,6 @@ class Instrumentation:
                 except BaseException as exc:
                     inv.fail(exc)
                     raise
-                inv.detach()
                 self.result(inv, op, result, hide)
                 return result
             return call()
@@ -118,6 +116,8 @@ class Instrumentation:
     # -- results -------------------------------------------------------------------------------------
 
     def result(self, inv: Invocation, op: Operation, result: Any, hide: bool) -> None:
+        """The SDK call returned: leave the span's context and record the result, or start watching it."""
+        inv.detach()
         try:
             types = self.types
             if isinstance(result, types.stream | types.async_stream):
