@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +29,20 @@ async def maybe_fail(model: str, error_body: Any) -> web.Response | None:
         status, code, message, headers = failures[model]
         return web.json_response(error_body(status, code, message), status=status, headers=headers)
     return None
+
+
+Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
+
+
+def failing_by_model(error_body: Any) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """A route that parses the JSON body and answers a `fail-*`/`slow` model before the handler sees it."""
+    def decorate(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await request.json()
+            failed = await maybe_fail(body.get("model", ""), error_body)
+            return failed if failed is not None else await handler(request, body)
+        return handle
+    return decorate
 
 
 async def sse(request: web.Request, events: Sequence[tuple[str | None, Any]], done: bool = True,

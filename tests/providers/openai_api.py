@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.providers.common import WORDS, maybe_fail, sse
+from tests.providers.common import WORDS, failing_by_model, sse
 
 USAGE = {"prompt_tokens": 31, "completion_tokens": 6, "total_tokens": 37,
          "prompt_tokens_details": {"cached_tokens": 12, "audio_tokens": 0},
@@ -35,12 +35,9 @@ def _tool_call(index: int | None = None) -> dict[str, Any]:
     return call
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    body = await request.json()
+@failing_by_model(error_body)
+async def chat(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
     model = body.get("model", "")
-    failed = await maybe_fail(model, error_body)
-    if failed is not None:
-        return failed
     n = body.get("n") or 1
     served = f"{model}-2025-01-01"
     cid = "chatcmpl-test123"
@@ -103,12 +100,9 @@ def _response_object(model: str, status: str = "completed", tools: bool = False)
                       "output_tokens_details": {"reasoning_tokens": 2}}}
 
 
-async def responses(request: web.Request) -> web.StreamResponse:
-    body = await request.json()
+@failing_by_model(error_body)
+async def responses(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
     model = body.get("model", "")
-    failed = await maybe_fail(model, error_body)
-    if failed is not None:
-        return failed
     tools = model == "tools"
     if not body.get("stream"):
         return web.json_response(_response_object(model, tools=tools))
@@ -124,12 +118,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
     return await sse(request, events, done=False)
 
 
-async def embeddings(request: web.Request) -> web.StreamResponse:
-    body = await request.json()
+@failing_by_model(error_body)
+async def embeddings(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
     model = body.get("model", "")
-    failed = await maybe_fail(model, error_body)
-    if failed is not None:
-        return failed
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
     dims = body.get("dimensions") or 8
     data = [{"object": "embedding", "index": i, "embedding": [0.125] * dims} for i in range(len(inputs))]
