@@ -81,9 +81,8 @@ class ClickHouseExporter(Exporter):
     def __init__(self, component_id: str, config: ClickHouseExporterConfig):
         super().__init__(component_id)
         self.config = config
-        self.client: Any = None
-        """For schema work and the read side; inserts take a client from `_clients`."""
         self._clients: queue.Queue[Any] = queue.Queue()
+        """One client per concurrent insert; clickhouse-connect clients are not shared across threads."""
         self._pool: ThreadPoolExecutor | None = None
         self.read_api: Any = None
         parsed = urlparse(config.dsn)
@@ -108,11 +107,11 @@ class ClickHouseExporter(Exporter):
             await self.read_api.start()
 
     def _connect(self) -> None:
-        self.client = connect(self.config.dsn)
+        clients = [connect(self.config.dsn) for _ in range(self.config.insert_parallelism)]
         if self.config.create_schema:
-            migrate(self.client, self.options)
-        for _ in range(self.config.insert_parallelism):
-            self._clients.put(connect(self.config.dsn))
+            migrate(clients[0], self.options)
+        for client in clients:
+            self._clients.put(client)
         self._pool = ThreadPoolExecutor(self.config.insert_parallelism, thread_name_prefix=f"{self.id}-insert")
 
     async def shutdown(self) -> None:
@@ -123,9 +122,6 @@ class ClickHouseExporter(Exporter):
             self._pool = None
         while not self._clients.empty():
             self._clients.get_nowait().close()
-        if self.client is not None:
-            self.client.close()
-            self.client = None
 
     def export(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
         """Insert the batch as `insert_parallelism` parts at once, each with its own deduplication token.

@@ -24,7 +24,8 @@ _FILTER_MARKERS = ("content_filter", "content_policy", "content management polic
 def classify(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
-        status = getattr(exc, "code", None) if isinstance(getattr(exc, "code", None), int) else None
+        code = getattr(exc, "code", None)
+        status = code if isinstance(code, int) else None
     name = type(exc).__name__
     lowered = name.lower()
     if status == 429 or "ratelimit" in lowered or "resourceexhausted" in lowered:
