@@ -22,7 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import llmtap
-from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
+from llmtap.instrumentation.genai.invocation import Invocation
+from llmtap.instrumentation.genai.streams import watch
+from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS, Telemetry
 from llmtap.instrumentation.openai import OpenAIInstrumentor
 from llmtap.instrumentation.openai.provider import provider_of
 from tests.providers.server import ProviderServer
@@ -380,9 +382,22 @@ def test_llmtap_errors_never_reach_the_app(sink: Sink, client: openai.OpenAI,
 def test_uninstrument_restores_the_sdk(client: openai.OpenAI) -> None:
     sink = Sink()
     inst = instrument(sink)
+    OpenAIInstrumentor()  # the instrumentor is a singleton: constructing it again must not forget the wrappers
     inst.uninstrument()
     client.chat.completions.create(model="x", messages=MESSAGES)
     assert not sink.finished()
     for cls in (openai.resources.chat.completions.Completions, openai.resources.responses.Responses,
                 openai.Stream, openai.AsyncStream):
         assert all(type(v).__name__ == "function" for k, v in vars(cls).items() if k in ("create", "parse", "close"))
+
+
+def test_a_stream_closed_before_the_end_is_not_a_failure(sink: Sink) -> None:
+    telemetry = Telemetry("t", sink.tracer_provider, sink.meter_provider, sink.logger_provider)
+    inv = Invocation(telemetry, "chat", "openai", "m", {})
+    inv.detach()
+    watched = watch(inv, iter([1, 2, 3]), lambda _inv, _item: True, lambda _inv: None)
+    assert next(watched) == 1
+    watched.close()  # what the interpreter does to an abandoned generator
+    span = sink.only_span()
+    assert span.status.status_code is StatusCode.UNSET
+    assert "error.type" not in attrs_of(span)

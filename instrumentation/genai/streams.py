@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from llmtap.instrumentation.genai.invocation import Invocation, report
@@ -24,11 +24,13 @@ Finish = Callable[[Invocation], None]
 """Called once when the stream ended normally, before the invocation ends (set finish reasons, usage)."""
 
 
-def watch(invocation: Invocation, iterator: Iterator[T], observe: Observe, finish: Finish) -> Iterator[T]:
+def watch(invocation: Invocation, iterator: Iterator[T], observe: Observe, finish: Finish) -> Generator[T, None, None]:
     try:
         for item in iterator:
             if _shown(invocation, item, observe):
                 yield item
+    except GeneratorExit:  # closed or collected before the end: the application's choice, not a failure
+        raise
     except BaseException as exc:
         invocation.fail(exc)
         raise
@@ -37,11 +39,13 @@ def watch(invocation: Invocation, iterator: Iterator[T], observe: Observe, finis
 
 
 async def watch_async(invocation: Invocation, iterator: AsyncIterator[T], observe: Observe,
-                      finish: Finish) -> AsyncIterator[T]:
+                      finish: Finish) -> AsyncGenerator[T, None]:
     try:
         async for item in iterator:
             if _shown(invocation, item, observe):
                 yield item
+    except GeneratorExit:  # closed or collected before the end: the application's choice, not a failure
+        raise
     except BaseException as exc:
         invocation.fail(exc)
         raise

@@ -46,8 +46,9 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     `include_stream_usage` (default from `LLMTAP_OPENAI_INCLUDE_STREAM_USAGE`): ask streams for their token
     usage and hide the extra usage chunk from the application."""
 
-    def __init__(self) -> None:
-        self._wrapped: list[tuple[Any, str]] = []
+    _wrapped: list[tuple[Any, str]]
+    """(owner, attribute) pairs wrapped by `_instrument`. Set there, not in `__init__`: BaseInstrumentor is a
+    singleton, so every `OpenAIInstrumentor()` runs `__init__` again on the instrumented instance."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("openai >= 2.0, < 4",)
