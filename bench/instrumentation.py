@@ -42,8 +42,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{ports.get(timeout=30)}"
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
     aclient = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
-    stream_url = f"{url}/v1"
-    streaming = openai.OpenAI(base_url=stream_url, api_key="k", max_retries=0,
+    streaming = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0,
                               default_query={"chunks": "100"})
     tracer_provider, meter_provider = TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()])
 

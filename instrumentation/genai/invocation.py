@@ -43,16 +43,13 @@ def report(where: str, exc: BaseException) -> None:
 
 
 class Invocation:
-    __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "input_tokens", "output_tokens",
-                 "span", "start_ns", "telemetry")
+    __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "span", "start_ns", "telemetry")
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, model: str | None,
                  attributes: Mapping[str, AttributeValue], server: tuple[str | None, int | None] = (None, None)):
         self.telemetry = telemetry
         self.ended = False
         self.first_chunk_ns = 0
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
         self.content: dict[str, str] = {}
         attrs: dict[str, AttributeValue] = {gen_ai.GEN_AI_OPERATION_NAME: operation,
                                             gen_ai.GEN_AI_PROVIDER_NAME: provider}
@@ -100,12 +97,8 @@ class Invocation:
         self.set(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cache_read)
         self.set(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, cache_creation)
         self.set(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning)
-        if input_tokens is not None:
-            self.input_tokens = input_tokens
-            self.attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
-        if output_tokens is not None:
-            self.output_tokens = output_tokens
-            self.attributes[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
+        self.set(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, input_tokens)
+        self.set(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens)
 
     def fail(self, exc: BaseException) -> None:
         if self.ended:
@@ -141,10 +134,11 @@ class Invocation:
             t.duration.record((end_ns - self.start_ns) / 1e9, metric_attrs)
             if self.first_chunk_ns:
                 t.time_to_first_chunk.record((self.first_chunk_ns - self.start_ns) / 1e9, metric_attrs)
-            if self.input_tokens is not None:
-                t.token_usage.record(self.input_tokens, {**metric_attrs, gen_ai.GEN_AI_TOKEN_TYPE: "input"})
-            if self.output_tokens is not None:
-                t.token_usage.record(self.output_tokens, {**metric_attrs, gen_ai.GEN_AI_TOKEN_TYPE: "output"})
+            for key, token_type in ((gen_ai.GEN_AI_USAGE_INPUT_TOKENS, "input"),
+                                    (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, "output")):
+                count = attrs.get(key)
+                if isinstance(count, int):
+                    t.token_usage.record(count, {**metric_attrs, gen_ai.GEN_AI_TOKEN_TYPE: token_type})
             if self.content and capture.on_event:
                 event_attrs = {k: v for k, v in attrs.items() if k not in _CONTENT_KEYS}
                 event_attrs.update(self.content)
