@@ -26,7 +26,7 @@ from llmtap.instrumentation.genai.invocation import Invocation
 from llmtap.instrumentation.genai.streams import watch
 from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS, Telemetry
 from llmtap.instrumentation.openai import OpenAIInstrumentor
-from llmtap.instrumentation.openai.provider import provider_of
+from llmtap.instrumentation.genai.endpoint import provider_of
 from tests.providers.server import ProviderServer
 
 MESSAGES: Any = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the answer?"}]

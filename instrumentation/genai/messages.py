@@ -57,6 +57,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+_OMIT_TYPES = ("Omit", "NotGiven")
+
+
+def given(value: Any) -> bool:
+    """The Stainless SDKs mark absent parameters with `omit`/`NOT_GIVEN` sentinels; treat them as absent."""
+    return value is not None and type(value).__name__ not in _OMIT_TYPES
+
+
 def get(obj: Any, key: str, default: Any = None) -> Any:
     """A field of a dict (request params) or of an SDK model (responses) alike."""
     if isinstance(obj, dict):

@@ -9,13 +9,14 @@ untouched. Whatever fails inside llmtap is logged once and the SDK call goes on 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol, cast
 
 from opentelemetry.util.types import AttributeValue
 
-from llmtap.instrumentation.genai import streams
+from llmtap.instrumentation.genai import endpoint, streams
 from llmtap.instrumentation.genai.invocation import Invocation, report
 from llmtap.instrumentation.genai.telemetry import Telemetry
 
@@ -44,6 +45,43 @@ class Operation(Protocol):
     def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None: ...
     def record_response(self, inv: Invocation, response: Any) -> None: ...
     def accumulator(self, hide_usage_chunk: bool) -> Accumulator: ...
+
+
+class ModuleOperation:
+    """An `Operation` whose translation functions live in one module per API (`OPERATION`,
+    `request_attributes`, `record_input`, `record_response`, `accumulator`), looked up at call time. The
+    client an SDK resource holds (`instance._client`, with an httpx `base_url`) tells the provider:
+    `default_provider` unless `by_class` names the client's class."""
+
+    def __init__(self, api: ModuleType, default_provider: str, by_class: Mapping[str, str]):
+        self.api = api
+        self.name: str = api.OPERATION
+        self.default_provider = default_provider
+        self.by_class = by_class
+
+    def describe(self, instance: Any) -> tuple[str, str | None, int | None]:
+        return endpoint.describe(instance._client, self.default_provider, self.by_class)
+
+    def model(self, kwargs: dict[str, Any]) -> str | None:
+        model = kwargs.get("model")
+        return model if isinstance(model, str) else None
+
+    def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        return kwargs, False
+
+    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+        attributes: dict[str, AttributeValue] = self.api.request_attributes(kwargs)
+        return attributes
+
+    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
+        self.api.record_input(inv, kwargs)
+
+    def record_response(self, inv: Invocation, response: Any) -> None:
+        self.api.record_response(inv, response)
+
+    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
+        accumulator: Accumulator = self.api.accumulator(hide_usage_chunk)
+        return accumulator
 
 
 @dataclass(frozen=True)
@@ -80,37 +118,63 @@ class Instrumentation:
 
     def sync(self, op: Operation) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            try:
-                inv, call_kwargs, hide = self._start(op, instance, kwargs)
-            except Exception as exc:
-                report(f"{op.name} start", exc)
-                return wrapped(*args, **kwargs)
-            try:
-                result = wrapped(*args, **call_kwargs)
-            except BaseException as exc:
-                inv.fail(exc)
-                raise
-            self.result(inv, op, result, hide)
-            return result
+            return self.invoke(op, instance, kwargs, lambda call_kwargs: wrapped(*args, **call_kwargs))
         return wrapper
 
     def async_(self, op: Operation) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Awaitable[Any]:
-            async def call() -> Any:
-                try:
-                    inv, call_kwargs, hide = self._start(op, instance, kwargs)
-                except Exception as exc:
-                    report(f"{op.name} start", exc)
-                    return await wrapped(*args, **kwargs)
-                try:
-                    result = await wrapped(*args, **call_kwargs)
-                except BaseException as exc:
-                    inv.fail(exc)
-                    raise
-                self.result(inv, op, result, hide)
-                return result
-            return call()
+            return self.invoke_async(op, instance, kwargs, lambda call_kwargs: wrapped(*args, **call_kwargs))
+        return wrapper
+
+    def invoke(self, op: Operation, instance: Any, kwargs: dict[str, Any],
+               call: Callable[[dict[str, Any]], Any]) -> Any:
+        """Call the SDK (`call` with the keyword arguments to use) inside an invocation of `op`."""
+        try:
+            inv, call_kwargs, hide = self._start(op, instance, kwargs)
+        except Exception as exc:
+            report(f"{op.name} start", exc)
+            return call(kwargs)
+        try:
+            result = call(call_kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        self.result(inv, op, result, hide)
+        return result
+
+    async def invoke_async(self, op: Operation, instance: Any, kwargs: dict[str, Any],
+                           call: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
+        try:
+            inv, call_kwargs, hide = self._start(op, instance, kwargs)
+        except Exception as exc:
+            report(f"{op.name} start", exc)
+            return await call(kwargs)
+        try:
+            result = await call(call_kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        self.result(inv, op, result, hide)
+        return result
+
+    def deferred(self, op: Operation, request_attribute: str) -> Callable[..., Any]:
+        """For SDK helpers that return a manager whose `__enter__`/`__aenter__` makes the request (Anthropic's
+        `messages.stream()`): the manager's private request (a callable, or an awaitable for the async manager)
+        is replaced by one that makes it inside an invocation, so the span starts when the request does."""
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            manager = wrapped(*args, **kwargs)
+            try:
+                request = getattr(manager, request_attribute)
+                described = {**kwargs, "stream": True}
+                if callable(request):
+                    deferred: Any = lambda: self.invoke(op, instance, described, lambda _: request())  # noqa: E731
+                else:
+                    deferred = self.invoke_async(op, instance, described, lambda _: request)
+                setattr(manager, request_attribute, deferred)
+            except Exception as exc:
+                report(f"{op.name} stream helper", exc)
+            return manager
         return wrapper
 
     # -- results -------------------------------------------------------------------------------------

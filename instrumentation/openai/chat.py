@@ -9,16 +9,9 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtap.instrumentation.genai import messages as m
 from llmtap.instrumentation.genai.invocation import Invocation
+from llmtap.instrumentation.genai.messages import given
 
 OPERATION = "chat"
-
-_OMIT_TYPES = ("Omit", "NotGiven")
-
-
-def given(value: Any) -> bool:
-    """The SDK marks absent parameters with `omit`/`NOT_GIVEN` sentinels; treat them as absent."""
-    return value is not None and type(value).__name__ not in _OMIT_TYPES
-
 
 def request_attributes(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
     attrs: dict[str, AttributeValue] = {}

@@ -8,7 +8,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.util.types import AttributeValue
 
 from llmtap.instrumentation.genai.invocation import Invocation
-from llmtap.instrumentation.openai.chat import given
+from llmtap.instrumentation.genai.messages import given
 
 OPERATION = "embeddings"
 

@@ -1,53 +1,23 @@
-"""The instrumented OpenAI methods as `Operation`s. Each API module (`chat`, `responses`, `embeddings`) has
-the same functions; `APIOperation` looks them up on the module at call time."""
+"""Chat Completions as an `Operation`: the module's functions plus the opt-in `stream_options.include_usage`."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GenAiProviderNameValues as Providers
 
-from llmtap.instrumentation.genai.invocation import Invocation
-from llmtap.instrumentation.genai.wrapping import Accumulator
+from llmtap.instrumentation.genai.messages import given
+from llmtap.instrumentation.genai.wrapping import ModuleOperation
 from llmtap.instrumentation.openai import chat
-from llmtap.instrumentation.openai.chat import given
-from llmtap.instrumentation.openai.provider import describe
+
+_AZURE = Providers.AZURE_AI_OPENAI.value
+OPENAI_CLIENTS = (Providers.OPENAI.value, {"AzureOpenAI": _AZURE, "AsyncAzureOpenAI": _AZURE})
+"""The SDK's default provider and the client classes that name theirs (`ModuleOperation` arguments)."""
 
 
-class APIOperation:
-    def __init__(self, api: ModuleType):
-        self.api = api
-        self.name: str = api.OPERATION
-
-    def describe(self, instance: Any) -> tuple[str, str | None, int | None]:
-        return describe(instance._client)
-
-    def model(self, kwargs: dict[str, Any]) -> str | None:
-        model = kwargs.get("model")
-        return model if isinstance(model, str) else None
-
-    def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        return kwargs, False
-
-    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
-        attributes: dict[str, AttributeValue] = self.api.request_attributes(kwargs)
-        return attributes
-
-    def record_input(self, inv: Invocation, kwargs: dict[str, Any]) -> None:
-        self.api.record_input(inv, kwargs)
-
-    def record_response(self, inv: Invocation, response: Any) -> None:
-        self.api.record_response(inv, response)
-
-    def accumulator(self, hide_usage_chunk: bool) -> Accumulator:
-        accumulator: Accumulator = self.api.accumulator(hide_usage_chunk)
-        return accumulator
-
-
-class ChatOperation(APIOperation):
+class ChatOperation(ModuleOperation):
     def __init__(self, include_stream_usage: bool):
-        super().__init__(chat)
+        super().__init__(chat, *OPENAI_CLIENTS)
         self.include_stream_usage = include_stream_usage
 
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -9,7 +9,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtap.instrumentation.genai import messages as m
 from llmtap.instrumentation.genai.invocation import Invocation
-from llmtap.instrumentation.openai.chat import given
+from llmtap.instrumentation.genai.messages import given
 
 OPERATION = "chat"
 

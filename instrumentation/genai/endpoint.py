@@ -1,20 +1,24 @@
-"""Which provider and server an OpenAI client talks to: `gen_ai.provider.name`, `server.address`/`port`.
+"""Which provider and server a client talks to: `gen_ai.provider.name`, `server.address`, `server.port`.
 
-The OpenAI SDK serves OpenAI, Azure OpenAI and every OpenAI-compatible server; the host in `base_url`
-tells them apart where it is known. Unknown hosts (a self-hosted vLLM, a proxy) speak OpenAI's API, so
-they are reported as `openai`, as the conventions advise ("the instrumentation's best knowledge").
+One SDK often serves several providers (the OpenAI SDK talks to Azure and to every OpenAI-compatible server;
+the Anthropic SDK to Bedrock and Vertex, and DeepSeek or Moonshot serve its API too). The client class names
+some; the host in `base_url` tells the rest apart where it is known. Unknown hosts (a self-hosted vLLM, a
+proxy) are reported as the SDK's own provider, as the conventions advise ("the instrumentation's best
+knowledge").
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GenAiProviderNameValues as Providers
 
 _HOSTS = {
     "api.openai.com": Providers.OPENAI.value,
+    "api.anthropic.com": Providers.ANTHROPIC.value,
     "api.groq.com": Providers.GROQ.value,
     "api.deepseek.com": Providers.DEEPSEEK.value,
     "api.mistral.ai": Providers.MISTRAL_AI.value,
@@ -31,17 +35,18 @@ _SUFFIXES = {
     ".openai.azure.com": Providers.AZURE_AI_OPENAI.value,
     ".cognitiveservices.azure.com": Providers.AZURE_AI_OPENAI.value,
     ".services.ai.azure.com": Providers.AZURE_AI_INFERENCE.value,
+    "aiplatform.googleapis.com": Providers.GCP_VERTEX_AI.value,
+    ".amazonaws.com": Providers.AWS_BEDROCK.value,
 }
 OLLAMA_PORT = 11434
 
 _cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, int | None]] = weakref.WeakKeyDictionary()
 
 
-def provider_of(host: str | None, port: int | None, azure_client: bool = False) -> str:
-    if azure_client:
-        return Providers.AZURE_AI_OPENAI.value
+def provider_of(host: str | None, port: int | None, default: str = Providers.OPENAI.value) -> str:
+    """The provider behind `host:port`, or `default` (the SDK's own) for hosts not known."""
     if not host:
-        return Providers.OPENAI.value
+        return default
     host = host.lower()
     if host in _HOSTS:
         return _HOSTS[host]
@@ -50,11 +55,12 @@ def provider_of(host: str | None, port: int | None, azure_client: bool = False) 
             return provider
     if port == OLLAMA_PORT:
         return "ollama"
-    return Providers.OPENAI.value
+    return default
 
 
-def describe(client: Any) -> tuple[str, str | None, int | None]:
-    """(provider, server.address, server.port) of an `OpenAI`/`AsyncOpenAI`/Azure client, cached per client."""
+def describe(client: Any, default: str, by_class: Mapping[str, str]) -> tuple[str, str | None, int | None]:
+    """(provider, server.address, server.port) of a client with an httpx `base_url`, cached per client.
+    `by_class` names the provider of client classes that say it themselves (`AzureOpenAI`, `AnthropicBedrock`)."""
     try:
         return _cache[client]
     except (KeyError, TypeError):
@@ -62,8 +68,8 @@ def describe(client: Any) -> tuple[str, str | None, int | None]:
     url = client.base_url
     host = url.host or None
     port = url.port or {"https": 443, "http": 80}.get(url.scheme)
-    azure = type(client).__name__ in ("AzureOpenAI", "AsyncAzureOpenAI")
-    described = (provider_of(host, port, azure), host, port)
+    provider = by_class.get(type(client).__name__) or provider_of(host, port, default)
+    described = (provider, host, port)
     with contextlib.suppress(TypeError):
         _cache[client] = described
     return described
