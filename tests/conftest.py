@@ -26,6 +26,7 @@ from llmtap.collector.exporter import ExporterSettings
 from llmtap.collector.queue import QueueConfig, RetryableError
 from llmtap.collector.service import Service, parse_config
 from llmtap.collector.signals import Signal, count_items
+from tests.providers.server import ProviderServer
 
 
 def free_port() -> int:
@@ -251,3 +252,11 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.1) -> Any:
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met in {timeout}s (last value {last!r})")
+
+
+@pytest.fixture(scope="session")
+def provider() -> Iterator[ProviderServer]:
+    """The local provider-compatible server (OpenAI, Anthropic and Gemini wire formats)."""
+    server = ProviderServer().start()
+    yield server
+    server.stop()

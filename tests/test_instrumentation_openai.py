@@ -12,71 +12,23 @@ from typing import Any
 
 import openai
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 import llmtap
+from llmtap.instrumentation.genai.endpoint import provider_of
 from llmtap.instrumentation.genai.invocation import Invocation
 from llmtap.instrumentation.genai.streams import watch
 from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS, Telemetry
 from llmtap.instrumentation.openai import OpenAIInstrumentor
-from llmtap.instrumentation.genai.endpoint import provider_of
 from tests.providers.server import ProviderServer
+from tests.sink import Sink, attrs_of
 
 MESSAGES: Any = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the answer?"}]
 
 
-def attrs_of(span: ReadableSpan) -> dict[str, Any]:
-    return dict(span.attributes or {})
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.metrics = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.metrics])
-        self.logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
-        self.logger_provider = LoggerProvider()
-        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
-
-    def finished(self) -> tuple[ReadableSpan, ...]:
-        return self.spans.get_finished_spans()
-
-    def only_span(self) -> ReadableSpan:
-        spans = self.finished()
-        assert len(spans) == 1, [s.name for s in spans]
-        return spans[0]
-
-    def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        out: list[Any] = []
-        for rm in data.resource_metrics if data else ():
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    if metric.name == name:
-                        out.extend(metric.data.data_points)
-        return out
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    server = ProviderServer().start()
-    yield server
-    server.stop()
-
-
 def instrument(sink: Sink, **options: Any) -> OpenAIInstrumentor:
     inst = OpenAIInstrumentor()
-    inst.instrument(tracer_provider=sink.tracer_provider, meter_provider=sink.meter_provider,
-                    logger_provider=sink.logger_provider, **options)
+    inst.instrument(**sink.providers(), **options)
     return inst
 
 

@@ -160,18 +160,20 @@ class Instrumentation:
 
     def deferred(self, op: Operation, request_attribute: str) -> Callable[..., Any]:
         """For SDK helpers that return a manager whose `__enter__`/`__aenter__` makes the request (Anthropic's
-        `messages.stream()`): the manager's private request (a callable, or an awaitable for the async manager)
-        is replaced by one that makes it inside an invocation, so the span starts when the request does."""
+        `messages.stream()`): the manager's private request (a callable, or an awaitable for the async manager;
+        the instance attribute whose name ends with `request_attribute`, as Python mangles private names per
+        class) is replaced by one that makes it inside an invocation, so the span starts when the request does."""
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             manager = wrapped(*args, **kwargs)
             try:
-                request = getattr(manager, request_attribute)
+                name = next(n for n in vars(manager) if n.endswith(request_attribute))
+                request = getattr(manager, name)
                 described = {**kwargs, "stream": True}
                 if callable(request):
                     deferred: Any = lambda: self.invoke(op, instance, described, lambda _: request())  # noqa: E731
                 else:
                     deferred = self.invoke_async(op, instance, described, lambda _: request)
-                setattr(manager, request_attribute, deferred)
+                setattr(manager, name, deferred)
             except Exception as exc:
                 report(f"{op.name} stream helper", exc)
             return manager

@@ -45,17 +45,24 @@ def failing_by_model(error_body: Any) -> Callable[[Handler], Callable[[web.Reque
     return decorate
 
 
+OPENAI_STREAM_ERROR = (None, {"error": {"message": "upstream broke", "type": "server_error"}})
+
+
 async def sse(request: web.Request, events: Sequence[tuple[str | None, Any]], done: bool = True,
-              break_after: int | None = None) -> web.StreamResponse:
-    """Write `(event name, data)` pairs as Server-Sent Events; `break_after` drops the connection midway."""
+              break_after: int | None = None,
+              error: tuple[str | None, Any] = OPENAI_STREAM_ERROR) -> web.StreamResponse:
+    """Write `(event name, data)` pairs as Server-Sent Events; `break_after` sends `error` in their place
+    from that index on and ends the stream, as an upstream failing mid-answer does."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     for i, (event, data) in enumerate(events):
-        if break_after is not None and i == break_after:
-            await response.write(b'data: {"error": {"message": "upstream broke", "type": "server_error"}}\n\n')
-            return response
+        broken = i == break_after
+        if broken:
+            event, data = error
         prefix = f"event: {event}\n" if event else ""
         await response.write(f"{prefix}data: {json.dumps(data)}\n\n".encode())
+        if broken:
+            return response
     if done:
         await response.write(b"data: [DONE]\n\n")
     return response

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.providers import openai_api
+from tests.providers import anthropic_api, openai_api
 
 
 class ProviderServer:
@@ -40,6 +40,7 @@ class ProviderServer:
         app = web.Application()
         app.middlewares.append(self._record)
         openai_api.routes(app)
+        anthropic_api.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
