@@ -1,4 +1,5 @@
-"""`opentelemetry-instrument python app.py` with llmtap installed: an app calling the real OpenAI SDK lands
+"""`opentelemetry-instrument python app.py` with llmtap installed: an app calling the real OpenAI, Anthropic and
+Google GenAI SDKs lands
 spans and metrics in a running collector, with only the endpoint (a standard OTEL_* variable) set."""
 
 from __future__ import annotations
@@ -8,10 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from llmtap.collector.signals import Signal
@@ -20,21 +19,22 @@ from tests.conftest import Running, wait_for
 from tests.providers.server import ProviderServer
 
 APP = """
-import openai, os
-client = openai.OpenAI(base_url=os.environ["PROVIDER_URL"], api_key="k", max_retries=0)
+import anthropic, openai, os
+from google import genai
+url = os.environ["PROVIDER_URL"]
+client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
 client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
 for _ in client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
                                         stream=True):
     pass
+claude = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0)
+with claude.messages.stream(model="claude-haiku-4-5", max_tokens=10,
+                            messages=[{"role": "user", "content": "hi"}]) as stream:
+    stream.until_done()
+gemini = genai.Client(api_key="k", http_options={"base_url": url})
+gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
 print("app done")
 """
-
-
-@pytest.fixture
-def provider() -> Iterator[ProviderServer]:
-    server = ProviderServer().start()
-    yield server
-    server.stop()
 
 
 def _value(v: AnyValue) -> object:
@@ -46,7 +46,7 @@ def test_launcher_sends_spans_and_metrics_to_the_collector(tmp_path: Path, colle
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(APP))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(PROVIDER_URL=f"{provider.url}/v1", OTEL_EXPORTER_OTLP_ENDPOINT=collector.http,
+    env.update(PROVIDER_URL=provider.url, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http,
                OTEL_SERVICE_NAME="launcher-app", OTEL_METRIC_EXPORT_INTERVAL="200")
     launcher = Path(sys.executable).with_name("opentelemetry-instrument")
     done = subprocess.run([str(launcher), sys.executable, str(app)], env=env, capture_output=True, text=True,
@@ -54,17 +54,25 @@ def test_launcher_sends_spans_and_metrics_to_the_collector(tmp_path: Path, colle
     assert done.returncode == 0, done.stderr
     assert "app done" in done.stdout
     memory = collector.exporter()
-    wait_for(lambda: memory.items(Signal.TRACES) >= 2 and memory.items(Signal.METRICS) > 0)
-    spans = {}
-    for request in memory.messages(Signal.TRACES):
-        for rs in request.resource_spans:
-            resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
-            assert resource["service.name"] == "launcher-app"
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    spans[span.name] = {kv.key: _value(kv.value) for kv in span.attributes}
-    assert spans["chat gpt-4o"]["gen_ai.usage.input_tokens"] == 31
-    assert spans["chat gpt-4o-mini"]["gen_ai.response.finish_reasons"] is not None
+
+    def spans() -> dict[str, dict[str, object]]:
+        found = {}
+        for request in memory.messages(Signal.TRACES):
+            for rs in request.resource_spans:
+                resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
+                assert resource["service.name"] == "launcher-app"
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        found[span.name] = {kv.key: _value(kv.value) for kv in span.attributes}
+        return found
+
+    expected = {"chat gpt-4o", "chat gpt-4o-mini", "chat claude-haiku-4-5", "chat gemini-2.5-flash"}
+    wait_for(lambda: expected <= set(spans()) and memory.items(Signal.METRICS) > 0)
+    got = spans()
+    assert got["chat gpt-4o"]["gen_ai.usage.input_tokens"] == 31
+    assert got["chat gpt-4o-mini"]["gen_ai.response.finish_reasons"] is not None
+    assert got["chat claude-haiku-4-5"]["gen_ai.usage.cache_read.input_tokens"] == 100
+    assert got["chat gemini-2.5-flash"]["gen_ai.provider.name"] == "gcp.gemini"
     metric_names = {m.name for request in memory.messages(Signal.METRICS) for rm in request.resource_metrics
                     for sm in rm.scope_metrics for m in sm.metrics}
     assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= metric_names

@@ -94,6 +94,10 @@ class SDKTypes:
     """Returned by `.with_raw_response`: the body is read, `.parse()` caches; parsed at once."""
     api_responses: tuple[type, ...] = ()
     """Returned by `.with_streaming_response`: the body is not read yet; observed when the app parses."""
+    stream_objects: bool = True
+    """Streams are objects of the SDK's own class that pull from an `_iterator`, swapped for a watching one,
+    so the application keeps the very object. False for an SDK whose streams are bare generators
+    (google-genai): the application gets a watching generator in their place."""
 
 
 @dataclass
@@ -140,8 +144,7 @@ class Instrumentation:
         except BaseException as exc:
             inv.fail(exc)
             raise
-        self.result(inv, op, result, hide)
-        return result
+        return self.result(inv, op, result, hide)
 
     async def invoke_async(self, op: Operation, instance: Any, kwargs: dict[str, Any],
                            call: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
@@ -155,8 +158,7 @@ class Instrumentation:
         except BaseException as exc:
             inv.fail(exc)
             raise
-        self.result(inv, op, result, hide)
-        return result
+        return self.result(inv, op, result, hide)
 
     def deferred(self, op: Operation, request_attribute: str) -> Callable[..., Any]:
         """For SDK helpers that return a manager whose `__enter__`/`__aenter__` makes the request (Anthropic's
@@ -181,14 +183,16 @@ class Instrumentation:
 
     # -- results -------------------------------------------------------------------------------------
 
-    def result(self, inv: Invocation, op: Operation, result: Any, hide: bool) -> None:
-        """The SDK call returned: leave the span's context and record the result, or start watching it."""
+    def result(self, inv: Invocation, op: Operation, result: Any, hide: bool) -> Any:
+        """The SDK call returned: leave the span's context and record the result, or start watching it.
+        Returns what the application gets: `result` itself, or for an SDK that streams through bare
+        generators, a generator watching it."""
         inv.detach()
         try:
             types = self.types
             if isinstance(result, types.stream | types.async_stream):
-                self._watch(inv, op, cast(Any, result), hide)
-            elif types.legacy_response is not None and isinstance(result, types.legacy_response):
+                return self._watch(inv, op, cast(Any, result), hide)
+            if types.legacy_response is not None and isinstance(result, types.legacy_response):
                 self.result(inv, op, cast(Any, result).parse(), hide)
             elif types.api_responses and isinstance(result, types.api_responses):
                 self.raw[result] = (inv, op, hide)
@@ -199,17 +203,21 @@ class Instrumentation:
         except Exception as exc:
             report(f"{op.name} result", exc)
             inv.end()
+        return result
 
-    def _watch(self, inv: Invocation, op: Operation, stream: Any, hide: bool) -> None:
+    def _watch(self, inv: Invocation, op: Operation, stream: Any, hide: bool) -> Any:
         acc = op.accumulator(hide)
+        watch = streams.watch_async if isinstance(stream, self.types.async_stream) else streams.watch
+        if not self.types.stream_objects:
+            return watch(inv, stream, acc.observe, acc.finish_stream)
         iterator = getattr(stream, "_iterator", None)
         if iterator is None:  # an SDK without the attribute: no chunk-level data, but the span still ends
             inv.end()
-            return
-        watch = streams.watch_async if isinstance(stream, self.types.async_stream) else streams.watch
+            return stream
         stream._iterator = watch(inv, iterator, acc.observe, acc.finish_stream)
         self.streams[stream] = (inv, acc)
         streams.end_when_collected(stream, inv, acc.finish_stream)
+        return stream
 
     # -- hooks on the SDK's own classes ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.providers import anthropic_api, openai_api
+from tests.providers import anthropic_api, gemini_api, openai_api
 
 
 class ProviderServer:
@@ -41,6 +41,7 @@ class ProviderServer:
         app.middlewares.append(self._record)
         openai_api.routes(app)
         anthropic_api.routes(app)
+        gemini_api.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -1,0 +1,49 @@
+"""The `Models` methods as `Operation`s: the provider and server come from the client's API client, not from
+an httpx `base_url`, and model names may carry the API's `models/` prefix."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GenAiProviderNameValues as Providers
+
+from llmtap.instrumentation.genai.wrapping import ModuleOperation
+
+_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, int | None]] = weakref.WeakKeyDictionary()
+
+
+def describe(api_client: Any) -> tuple[str, str | None, int | None]:
+    """(provider, server.address, server.port) of a `BaseApiClient`, cached per client."""
+    try:
+        return _cache[api_client]
+    except (KeyError, TypeError):
+        pass
+    provider = Providers.GCP_VERTEX_AI.value if getattr(api_client, "vertexai", False) else Providers.GCP_GEMINI.value
+    base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None) or ""
+    url = urlsplit(base_url)
+    host = url.hostname or None
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    described = (provider, host, port)
+    with contextlib.suppress(TypeError):
+        _cache[api_client] = described
+    return described
+
+
+class ModelsOperation(ModuleOperation):
+    def __init__(self, api: ModuleType, stream: bool = False):
+        super().__init__(api, Providers.GCP_GEMINI.value, {})
+        self.stream = stream
+
+    def describe(self, instance: Any) -> tuple[str, str | None, int | None]:
+        return describe(instance._api_client)
+
+    def model(self, kwargs: dict[str, Any]) -> str | None:
+        model = kwargs.get("model")
+        return model.removeprefix("models/") if isinstance(model, str) else None
+
+    def request_attributes(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return super().request_attributes({**kwargs, "stream": True} if self.stream else kwargs)
