@@ -243,17 +243,18 @@ receivers:
     protocols:
       grpc: {endpoint: "127.0.0.1:4317"}
       http: {endpoint: "127.0.0.1:4318"}
-processors: {}
+processors:
+  cost: {}
 exporters:
   clickhouse:
     dsn: "chdb://${data_dir}/clickhouse"
     ttl: 720h
 service:
   pipelines:
-    traces:  {receivers: [otlp], processors: [], exporters: [clickhouse]}
+    traces:  {receivers: [otlp], processors: [cost], exporters: [clickhouse]}
     metrics: {receivers: [otlp], processors: [], exporters: [clickhouse]}
     logs:    {receivers: [otlp], processors: [], exporters: [clickhouse]}
   telemetry: {metrics: {endpoint: "127.0.0.1:8888"}}
 """
-"""The embedded default. `${data_dir}` is the data directory. The normalize, redact, cost and sample
-processors and the genai_metrics connector join it when they land (processors issue)."""
+"""The embedded default. `${data_dir}` is the data directory. The normalize, redact and sample processors and
+the genai_metrics connector join `cost` when they land (processors issue)."""

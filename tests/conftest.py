@@ -108,9 +108,13 @@ class Running:
 
 
 def memory_config(grpc_port: int, http_port: int, data_dir: Path, extra_receiver: str = "",
-                  exporter: str = "{}", extra_grpc: str = "") -> str:
-    """`extra_receiver` is added to both protocols' settings, `extra_grpc` to gRPC's only."""
+                  exporter: str = "{}", extra_grpc: str = "", processors: dict[str, str] | None = None) -> str:
+    """`extra_receiver` is added to both protocols' settings, `extra_grpc` to gRPC's only; `processors`
+    (id: YAML config) run in that order in the traces pipeline."""
+    processors = processors or {}
+    section = "".join(f"\n  {pid}: {cfg}" for pid, cfg in processors.items())
     return f"""
+processors:{section or " {}"}
 receivers:
   otlp:
     protocols:
@@ -123,7 +127,7 @@ service:
   shutdown_timeout: 2s
   telemetry: {{metrics: {{endpoint: null}}}}
   pipelines:
-    traces: {{receivers: [otlp], exporters: [memory]}}
+    traces: {{receivers: [otlp], processors: [{", ".join(processors)}], exporters: [memory]}}
     metrics: {{receivers: [otlp], exporters: [memory]}}
     logs: {{receivers: [otlp], exporters: [memory]}}
 """
@@ -208,6 +212,8 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{ports['grpc']}"}}
       http: {{endpoint: "127.0.0.1:{ports['http']}"}}
+processors:
+  cost: {{}}
 exporters:
   clickhouse:
     dsn: "chdb://{tmp_path}/clickhouse"
@@ -218,7 +224,7 @@ service:
   shutdown_timeout: 10s
   telemetry: {{metrics: {{endpoint: "127.0.0.1:{ports['telemetry']}"}}}}
   pipelines:
-    traces: {{receivers: [otlp], exporters: [clickhouse]}}
+    traces: {{receivers: [otlp], processors: [cost], exporters: [clickhouse]}}
     metrics: {{receivers: [otlp], exporters: [clickhouse]}}
     logs: {{receivers: [otlp], exporters: [clickhouse]}}
 """

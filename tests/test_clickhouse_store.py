@@ -53,8 +53,10 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     calls = client.query("SELECT RequestModel, InputTokens, FinishReasons, UserId, TenantId, "
                          "TimeToFirstToken, CostUsd FROM llm_calls WHERE SpanId = "
                          f"'{span.span_id.hex()}'").result_rows
+    cost = float(attrs["llmtap.cost.usd"])  # set by the cost processor of the store's traces pipeline
+    assert cost > 0
     assert calls == [(span.attributes[2].value.string_value, span.attributes[14].value.int_value, ["stop"],
-                      span.attributes[22].value.string_value, "acme", 0.25, None)]
+                      span.attributes[22].value.string_value, "acme", 0.25, cost)]
     assert client.command("SELECT count() FROM llm_calls") == 50
     wait_for(lambda: client.command("SELECT count() FROM otel_logs") == 9)
     assert client.command("SELECT Body FROM otel_logs WHERE LogAttributes['i'] = '3'") == "log line 3"
