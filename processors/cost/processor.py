@@ -96,8 +96,9 @@ class CostProcessor(Processor):
         models = [str(found[k]) for k in (gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_REQUEST_MODEL)
                   if found.get(k)]
         price = self.book.find(provider, models, span_time(span.start_time_unix_nano))
+        # No llmtap.cost.* key is left on the span (removed above), so new ones are appended, not searched for.
         if price is None:
-            attributes.put(attrs, semconv.LLMTAP_COST_UNKNOWN_MODEL, True)
+            _append(attrs, semconv.LLMTAP_COST_UNKNOWN_MODEL).bool_value = True
             return True
         cost = price.cost(usage)
         for key, value in ((semconv.LLMTAP_COST_USD, cost.total), (semconv.LLMTAP_COST_INPUT_USD, cost.input),
@@ -105,10 +106,15 @@ class CostProcessor(Processor):
                            (semconv.LLMTAP_COST_CACHE_WRITE_USD, cost.cache_write),
                            (semconv.LLMTAP_COST_OUTPUT_USD, cost.output),
                            (semconv.LLMTAP_COST_REASONING_USD, cost.reasoning)):
-            kv = attrs.add()
-            kv.key = key
-            kv.value.double_value = float(value)
-        attributes.put(attrs, semconv.LLMTAP_COST_SOURCE, price.source)
+            _append(attrs, key).double_value = float(value)
+        _append(attrs, semconv.LLMTAP_COST_SOURCE).string_value = price.source
         if price.source_version:
-            attributes.put(attrs, semconv.LLMTAP_COST_SOURCE_VERSION, price.source_version)
+            _append(attrs, semconv.LLMTAP_COST_SOURCE_VERSION).string_value = price.source_version
         return True
+
+
+def _append(attrs: Any, key: str) -> Any:
+    """A new attribute `key`; returns its `AnyValue` to set."""
+    kv = attrs.add()
+    kv.key = key
+    return kv.value
