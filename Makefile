@@ -28,6 +28,8 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.collector
+	$(BIN)/python -m bench.processors
+	$(BIN)/python -m bench.instrumentation
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
