@@ -173,8 +173,8 @@ class Instrumentation:
                 described = {**kwargs, "stream": True}
                 if callable(request):
                     deferred: Any = lambda: self.invoke(op, instance, described, lambda _: request())  # noqa: E731
-                else:
-                    deferred = self.invoke_async(op, instance, described, lambda _: request)
+                else:  # made when awaited: a manager never entered warns only about the SDK's own coroutine
+                    deferred = _Awaitable(lambda: self.invoke_async(op, instance, described, lambda _: request))
                 setattr(manager, name, deferred)
             except Exception as exc:
                 report(f"{op.name} stream helper", exc)
@@ -270,6 +270,14 @@ class Instrumentation:
         if entry is not None:
             inv, op, hide = entry
             self.result(inv, op, parsed, hide)
+
+
+class _Awaitable:
+    def __init__(self, make: Callable[[], Awaitable[Any]]):
+        self.make = make
+
+    def __await__(self) -> Any:
+        return self.make().__await__()
 
 
 def _no_finish(inv: Invocation) -> None:
