@@ -1,7 +1,10 @@
-"""`Sink`: in-memory span, metric and log exporters for the instrumentation tests, read back by name."""
+"""`Sink`: in-memory span, metric and log exporters for the instrumentation tests, read back by name, and
+`instrumented()`, which points an instrumentor at a fresh one for the length of a block."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
@@ -11,6 +14,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from llmtap.instrumentation.genai.instrumentor import SDKInstrumentor
 
 
 def attrs_of(span: ReadableSpan) -> dict[str, Any]:
@@ -50,3 +55,14 @@ class Sink:
         """The `instrument()` keyword arguments that send to this sink."""
         return {"tracer_provider": self.tracer_provider, "meter_provider": self.meter_provider,
                 "logger_provider": self.logger_provider}
+
+
+@contextlib.contextmanager
+def instrumented(instrumentor: SDKInstrumentor, **options: Any) -> Iterator[Sink]:
+    """A fresh sink receiving what `instrumentor` emits inside the block; the SDK is uninstrumented after it."""
+    sink = Sink()
+    instrumentor.instrument(**sink.providers(), **options)
+    try:
+        yield sink
+    finally:
+        instrumentor.uninstrument()

@@ -17,7 +17,7 @@ from llmtap.instrumentation.anthropic import AnthropicInstrumentor
 from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS
 from tests.providers.anthropic_api import THINKING
 from tests.providers.server import ProviderServer
-from tests.sink import Sink, attrs_of
+from tests.sink import Sink, attrs_of, instrumented
 
 MESSAGES: Any = [{"role": "user", "content": "What is the answer?"}]
 ANSWER = "The answer is forty-two."
@@ -25,18 +25,10 @@ ANSWER = "The answer is forty-two."
 INPUT_TOKENS = 125
 
 
-def instrument(sink: Sink, **options: Any) -> AnthropicInstrumentor:
-    inst = AnthropicInstrumentor()
-    inst.instrument(**sink.providers(), **options)
-    return inst
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
-    s = Sink()
-    inst = instrument(s)
-    yield s
-    inst.uninstrument()
+    with instrumented(AnthropicInstrumentor()) as s:
+        yield s
 
 
 @pytest.fixture
@@ -85,12 +77,8 @@ def _events(client: anthropic.Anthropic, model: str = "claude-haiku-4-5") -> lis
 
 def test_stream_is_unchanged_and_reports_usage_and_ttfc(client: anthropic.Anthropic) -> None:
     plain = _events(client, "thinking")
-    sink = Sink()
-    inst = instrument(sink)
-    try:
+    with instrumented(AnthropicInstrumentor()) as sink:
         observed = _events(client, "thinking")
-    finally:
-        inst.uninstrument()
     assert observed == plain
     span = sink.only_span()
     attrs = attrs_of(span)
@@ -113,12 +101,8 @@ def test_stream_helper_matches_the_plain_sdk(client: anthropic.Anthropic) -> Non
             return text, stream.get_final_message().model_dump()
 
     plain = run()
-    sink = Sink()
-    inst = instrument(sink)
-    try:
+    with instrumented(AnthropicInstrumentor()) as sink:
         observed = run()
-    finally:
-        inst.uninstrument()
     assert observed == plain and observed[0] == ANSWER
     attrs = attrs_of(sink.only_span())
     assert attrs["gen_ai.request.stream"] is True and attrs["gen_ai.request.max_tokens"] == 100
@@ -165,12 +149,8 @@ def test_errors_are_raised_unchanged_and_classified(client: anthropic.Anthropic,
         return caught.value
 
     plain = call()
-    sink = Sink()
-    inst = instrument(sink)
-    try:
+    with instrumented(AnthropicInstrumentor()) as sink:
         observed = call()
-    finally:
-        inst.uninstrument()
     assert (type(observed), str(observed), observed.body) == (type(plain), str(plain), plain.body)  # type: ignore[attr-defined]
     span = sink.only_span()
     assert span.status.status_code is StatusCode.ERROR
@@ -244,9 +224,7 @@ CONVERSATION: Any = [
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_content_with_tools_and_thinking(client: anthropic.Anthropic, stream: bool) -> None:
-    sink = Sink()
-    inst = instrument(sink, capture_content="SPAN_ONLY")
-    try:
+    with instrumented(AnthropicInstrumentor(), capture_content="SPAN_ONLY") as sink:
         for model in ("tools", "thinking"):
             kwargs: Any = {"model": model, "max_tokens": 200, "messages": CONVERSATION, "tools": TOOLS,
                            "system": [{"type": "text", "text": "Be brief."}],
@@ -256,8 +234,6 @@ def test_content_with_tools_and_thinking(client: anthropic.Anthropic, stream: bo
                     s.until_done()
             else:
                 client.messages.create(**kwargs)
-    finally:
-        inst.uninstrument()
     tools_span, thinking_span = (attrs_of(s) for s in sink.finished())
     assert json.loads(tools_span["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
     assert json.loads(tools_span["gen_ai.input.messages"]) == [
@@ -292,9 +268,8 @@ def test_cloud_clients_name_their_provider(sink: Sink, provider: ProviderServer)
 
 
 def test_uninstrument_restores_the_sdk(client: anthropic.Anthropic) -> None:
-    sink = Sink()
-    inst = instrument(sink)
-    inst.uninstrument()
+    with instrumented(AnthropicInstrumentor()) as sink:
+        pass  # instrumented, then uninstrumented
     client.messages.create(model="after", max_tokens=10, messages=MESSAGES)
     with client.messages.stream(model="after", max_tokens=10, messages=MESSAGES) as stream:
         stream.until_done()

@@ -18,23 +18,15 @@ from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS
 from llmtap.instrumentation.google_genai import GoogleGenAIInstrumentor
 from tests.providers.gemini_api import THINKING
 from tests.providers.server import ProviderServer
-from tests.sink import Sink, attrs_of
+from tests.sink import Sink, attrs_of, instrumented
 
 ANSWER = "The answer is forty-two."
 
 
-def instrument(sink: Sink, **options: Any) -> GoogleGenAIInstrumentor:
-    inst = GoogleGenAIInstrumentor()
-    inst.instrument(**sink.providers(), **options)
-    return inst
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
-    s = Sink()
-    inst = instrument(s)
-    yield s
-    inst.uninstrument()
+    with instrumented(GoogleGenAIInstrumentor()) as s:
+        yield s
 
 
 @pytest.fixture
@@ -78,12 +70,8 @@ def _chunks(client: genai.Client, model: str) -> list[dict[str, Any]]:
 
 def test_stream_is_unchanged_and_reports_usage_and_ttfc(client: genai.Client) -> None:
     plain = _chunks(client, "thinking")
-    sink = Sink()
-    inst = instrument(sink)
-    try:
+    with instrumented(GoogleGenAIInstrumentor()) as sink:
         observed = _chunks(client, "thinking")
-    finally:
-        inst.uninstrument()
     assert observed == plain and len(observed) == 7
     span = sink.only_span()
     attrs = attrs_of(span)
@@ -121,12 +109,8 @@ def test_errors_are_raised_unchanged_and_classified(client: genai.Client, model:
         return caught.value
 
     plain = call()
-    sink = Sink()
-    inst = instrument(sink)
-    try:
+    with instrumented(GoogleGenAIInstrumentor()) as sink:
         observed = call()
-    finally:
-        inst.uninstrument()
     assert (type(observed), str(observed), observed.code) == (type(plain), str(plain), plain.code)
     span = sink.only_span()
     assert span.status.status_code is StatusCode.ERROR
@@ -182,8 +166,6 @@ def get_weather(city: str) -> str:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_content_with_tools_and_thoughts(client: genai.Client, stream: bool) -> None:
-    sink = Sink()
-    inst = instrument(sink, capture_content="SPAN_ONLY")
     contents: Any = [
         types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]),
         types.Content(role="model", parts=[types.Part(function_call=types.FunctionCall(
@@ -195,15 +177,13 @@ def test_content_with_tools_and_thoughts(client: genai.Client, stream: bool) -> 
                    "parameters_json_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
     config = types.GenerateContentConfig(system_instruction="Be brief.",
                                          tools=[types.Tool(function_declarations=[declaration])])  # type: ignore[list-item]
-    try:
+    with instrumented(GoogleGenAIInstrumentor(), capture_content="SPAN_ONLY") as sink:
         for model in ("tools", "thinking"):
             if stream:
                 for _ in client.models.generate_content_stream(model=model, contents=contents, config=config):
                     pass
             else:
                 client.models.generate_content(model=model, contents=contents, config=config)
-    finally:
-        inst.uninstrument()
     tools_span, thinking_span = (attrs_of(s) for s in sink.finished())
     assert json.loads(tools_span["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
     assert json.loads(tools_span["gen_ai.input.messages"]) == [
@@ -246,9 +226,8 @@ def test_vertex_client_names_its_provider(sink: Sink, provider: ProviderServer) 
 
 
 def test_uninstrument_restores_the_sdk(client: genai.Client) -> None:
-    sink = Sink()
-    inst = instrument(sink)
-    inst.uninstrument()
+    with instrumented(GoogleGenAIInstrumentor()) as sink:
+        pass  # instrumented, then uninstrumented
     client.models.generate_content(model="after", contents="hi")
     list(client.models.generate_content_stream(model="after", contents="hi"))
     assert not sink.finished()

@@ -21,23 +21,15 @@ from llmtap.instrumentation.genai.streams import watch
 from llmtap.instrumentation.genai.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS, Telemetry
 from llmtap.instrumentation.openai import OpenAIInstrumentor
 from tests.providers.server import ProviderServer
-from tests.sink import Sink, attrs_of
+from tests.sink import Sink, attrs_of, instrumented
 
 MESSAGES: Any = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the answer?"}]
 
 
-def instrument(sink: Sink, **options: Any) -> OpenAIInstrumentor:
-    inst = OpenAIInstrumentor()
-    inst.instrument(**sink.providers(), **options)
-    return inst
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
-    s = Sink()
-    inst = instrument(s)
-    yield s
-    inst.uninstrument()
+    with instrumented(OpenAIInstrumentor()) as s:
+        yield s
 
 
 @pytest.fixture
@@ -94,12 +86,8 @@ def _chunks(client: openai.OpenAI, **kwargs: Any) -> list[dict[str, Any]]:
 
 def test_stream_is_unchanged_and_reports_usage_and_ttfc(client: openai.OpenAI, provider: ProviderServer) -> None:
     plain = _chunks(client)
-    sink = Sink()
-    inst = instrument(sink, include_stream_usage=True)
-    try:
+    with instrumented(OpenAIInstrumentor(), include_stream_usage=True) as sink:
         observed = _chunks(client)
-    finally:
-        inst.uninstrument()
     assert observed == plain  # the usage-only chunk llmtap asked for is hidden
     assert provider.requests[-1][1]["stream_options"] == {"include_usage": True}
     span = sink.only_span()
@@ -164,13 +152,8 @@ def test_errors_are_raised_unchanged_and_classified(client: openai.OpenAI, model
                                                     error_type: str) -> None:
     with pytest.raises(error) as plain:
         client.chat.completions.create(model=model, messages=MESSAGES)
-    sink = Sink()
-    inst = instrument(sink)
-    try:
-        with pytest.raises(error) as traced:
-            client.chat.completions.create(model=model, messages=MESSAGES)
-    finally:
-        inst.uninstrument()
+    with instrumented(OpenAIInstrumentor()) as sink, pytest.raises(error) as traced:
+        client.chat.completions.create(model=model, messages=MESSAGES)
     assert type(traced.value) is type(plain.value)
     assert str(traced.value) == str(plain.value)
     assert traced.value.status_code == plain.value.status_code  # type: ignore[attr-defined]
@@ -257,17 +240,13 @@ def test_responses_api_and_embeddings(sink: Sink, client: openai.OpenAI) -> None
 
 
 def test_content_on_span_and_as_event(provider: ProviderServer, client: openai.OpenAI) -> None:
-    sink = Sink()
-    inst = instrument(sink, capture_content="SPAN_AND_EVENT")
-    try:
+    with instrumented(OpenAIInstrumentor(), capture_content="SPAN_AND_EVENT") as sink:
         client.chat.completions.create(model="tools", messages=[*MESSAGES, {
             "role": "assistant", "content": None, "tool_calls": [{"id": "c0", "type": "function", "function": {
                 "name": "lookup", "arguments": "{\"q\": \"é\"}"}}]}, {"role": "tool", "tool_call_id": "c0",
                                                                          "content": "42"}],
             tools=[{"type": "function", "function": {"name": "get_weather", "description": "Weather",
                                                      "parameters": {"type": "object"}}}])
-    finally:
-        inst.uninstrument()
     attrs = attrs_of(sink.only_span())
     assert json.loads(attrs["gen_ai.input.messages"]) == [  # type: ignore[arg-type]
         {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
@@ -332,10 +311,8 @@ def test_llmtap_errors_never_reach_the_app(sink: Sink, client: openai.OpenAI,
 
 
 def test_uninstrument_restores_the_sdk(client: openai.OpenAI) -> None:
-    sink = Sink()
-    inst = instrument(sink)
-    OpenAIInstrumentor()  # the instrumentor is a singleton: constructing it again must not forget the wrappers
-    inst.uninstrument()
+    with instrumented(OpenAIInstrumentor()) as sink:
+        OpenAIInstrumentor()  # the instrumentor is a singleton: constructing it again must not forget the wrappers
     client.chat.completions.create(model="x", messages=MESSAGES)
     assert not sink.finished()
     for cls in (openai.resources.chat.completions.Completions, openai.resources.responses.Responses,
