@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GenAiProviderNameValues as Providers
 
@@ -40,7 +41,12 @@ _SUFFIXES = {
 }
 OLLAMA_PORT = 11434
 
-_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, int | None]] = weakref.WeakKeyDictionary()
+_PORTS = {"https": 443, "http": 80}
+
+Description = tuple[str, str | None, int | None]
+"""(gen_ai.provider.name, server.address, server.port)"""
+
+_cache: weakref.WeakKeyDictionary[Any, Description] = weakref.WeakKeyDictionary()
 
 
 def provider_of(host: str | None, port: int | None, default: str = Providers.OPENAI.value) -> str:
@@ -58,18 +64,29 @@ def provider_of(host: str | None, port: int | None, default: str = Providers.OPE
     return default
 
 
-def describe(client: Any, default: str, by_class: Mapping[str, str]) -> tuple[str, str | None, int | None]:
-    """(provider, server.address, server.port) of a client with an httpx `base_url`, cached per client.
-    `by_class` names the provider of client classes that say it themselves (`AzureOpenAI`, `AnthropicBedrock`)."""
+def server(base_url: Any) -> tuple[str | None, int | None]:
+    """(server.address, server.port) of a base URL (an httpx `URL` or a string); the scheme's port if none."""
+    url = urlsplit(str(base_url))
+    return url.hostname or None, url.port or _PORTS.get(url.scheme)
+
+
+def cached(client: Any, compute: Callable[[], Description]) -> Description:
+    """`compute()` once per client (a client's endpoint does not change), kept while the client lives."""
     try:
         return _cache[client]
     except (KeyError, TypeError):
         pass
-    url = client.base_url
-    host = url.host or None
-    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
-    provider = by_class.get(type(client).__name__) or provider_of(host, port, default)
-    described = (provider, host, port)
+    described = compute()
     with contextlib.suppress(TypeError):
         _cache[client] = described
     return described
+
+
+def describe(client: Any, default: str, by_class: Mapping[str, str]) -> Description:
+    """(provider, server.address, server.port) of a client with an httpx `base_url`, cached per client.
+    `by_class` names the provider of client classes that say it themselves (`AzureOpenAI`, `AnthropicBedrock`)."""
+    def compute() -> Description:
+        host, port = server(client.base_url)
+        return by_class.get(type(client).__name__) or provider_of(host, port, default), host, port
+
+    return cached(client, compute)

@@ -3,34 +3,23 @@ an httpx `base_url`, and model names may carry the API's `models/` prefix."""
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GenAiProviderNameValues as Providers
 
+from llmtap.instrumentation.genai import endpoint
 from llmtap.instrumentation.genai.wrapping import ModuleOperation
 
-_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, int | None]] = weakref.WeakKeyDictionary()
 
-
-def describe(api_client: Any) -> tuple[str, str | None, int | None]:
+def describe(api_client: Any) -> endpoint.Description:
     """(provider, server.address, server.port) of a `BaseApiClient`, cached per client."""
-    try:
-        return _cache[api_client]
-    except (KeyError, TypeError):
-        pass
-    provider = Providers.GCP_VERTEX_AI.value if getattr(api_client, "vertexai", False) else Providers.GCP_GEMINI.value
-    base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None) or ""
-    url = urlsplit(base_url)
-    host = url.hostname or None
-    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
-    described = (provider, host, port)
-    with contextlib.suppress(TypeError):
-        _cache[api_client] = described
-    return described
+    def compute() -> endpoint.Description:
+        vertex = getattr(api_client, "vertexai", False)
+        base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None) or ""
+        return (Providers.GCP_VERTEX_AI.value if vertex else Providers.GCP_GEMINI.value, *endpoint.server(base_url))
+
+    return endpoint.cached(api_client, compute)
 
 
 class ModelsOperation(ModuleOperation):
