@@ -63,12 +63,7 @@ def record_input(inv: Invocation, kwargs: dict[str, Any]) -> None:
     if given(system):
         inv.set_content(gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
                         [m.text(system)] if isinstance(system, str) else [part(block) for block in system])
-    msgs: Any = kwargs.get("messages")
-    if given(msgs):
-        inv.set_content(gen_ai.GEN_AI_INPUT_MESSAGES, [input_message(msg) for msg in msgs])
-    tools: Any = kwargs.get("tools")
-    if given(tools):
-        inv.set_content(gen_ai.GEN_AI_TOOL_DEFINITIONS, [tool_definition(t) for t in tools])
+    m.record_request(inv, kwargs, input_message, tool_definition)
 
 
 def input_message(msg: Any) -> m.Message:

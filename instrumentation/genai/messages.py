@@ -4,7 +4,13 @@ with a role and typed parts. Each SDK module maps its own shapes onto these cons
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+if TYPE_CHECKING:
+    from llmtap.instrumentation.genai.invocation import Invocation
 
 Part = dict[str, Any]
 Message = dict[str, Any]
@@ -63,6 +69,18 @@ _OMIT_TYPES = ("Omit", "NotGiven")
 def given(value: Any) -> bool:
     """The Stainless SDKs mark absent parameters with `omit`/`NOT_GIVEN` sentinels; treat them as absent."""
     return value is not None and type(value).__name__ not in _OMIT_TYPES
+
+
+def record_request(inv: Invocation, kwargs: dict[str, Any], input_message: Callable[[Any], Message],
+                   tool_definition: Callable[[Any], Part]) -> None:
+    """The request's `messages` and `tools` (the Stainless SDKs' names), each converted by the SDK's own
+    function, as input messages and tool definitions. Only called with capture on."""
+    msgs: Any = kwargs.get("messages")
+    if given(msgs):
+        inv.set_content(gen_ai.GEN_AI_INPUT_MESSAGES, [input_message(msg) for msg in msgs])
+    tools: Any = kwargs.get("tools")
+    if given(tools):
+        inv.set_content(gen_ai.GEN_AI_TOOL_DEFINITIONS, [tool_definition(t) for t in tools])
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:

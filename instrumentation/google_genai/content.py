@@ -29,14 +29,11 @@ _FILTERED = ("safety", "recitation", "blocklist", "prohibited_content", "spii", 
 
 def field(obj: Any, name: str) -> Any:
     """A config or content field, from the SDK's pydantic model or from a dict in snake_case or camelCase."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        if name in obj:
-            return obj[name]
+    value = m.get(obj, name)
+    if value is None and isinstance(obj, dict):
         head, *rest = name.split("_")
-        return obj.get(head + "".join(word.title() for word in rest))
-    return getattr(obj, name, None)
+        value = obj.get(head + "".join(word.title() for word in rest))
+    return value
 
 
 def request_attributes(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:

@@ -57,12 +57,7 @@ def output_type(response_format: Any) -> str:
 
 def record_input(inv: Invocation, kwargs: dict[str, Any]) -> None:
     """Content: the request's messages and tool definitions (only called with capture on)."""
-    msgs: Any = kwargs.get("messages")
-    if given(msgs):
-        inv.set_content(gen_ai.GEN_AI_INPUT_MESSAGES, [input_message(msg) for msg in msgs])
-    tools: Any = kwargs.get("tools")
-    if given(tools):
-        inv.set_content(gen_ai.GEN_AI_TOOL_DEFINITIONS, [tool_definition(t) for t in tools])
+    m.record_request(inv, kwargs, input_message, tool_definition)
 
 
 def input_message(msg: Any) -> m.Message:
