@@ -11,8 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-
+from llmtap.collector import attributes
 from llmtap.collector.signals import Signal
 from llmtap.instrumentation.distro import DEFAULTS
 from tests.conftest import Running, wait_for
@@ -37,10 +36,6 @@ print("app done")
 """
 
 
-def _value(v: AnyValue) -> object:
-    return getattr(v, v.WhichOneof("value") or "string_value")
-
-
 def test_launcher_sends_spans_and_metrics_to_the_collector(tmp_path: Path, collector: Running,
                                                            provider: ProviderServer) -> None:
     app = tmp_path / "app.py"
@@ -55,15 +50,12 @@ def test_launcher_sends_spans_and_metrics_to_the_collector(tmp_path: Path, colle
     assert "app done" in done.stdout
     memory = collector.exporter()
 
-    def spans() -> dict[str, dict[str, object]]:
+    def spans() -> dict[str, dict[str, attributes.Value]]:
         found = {}
         for request in memory.messages(Signal.TRACES):
-            for rs in request.resource_spans:
-                resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
-                assert resource["service.name"] == "launcher-app"
-                for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        found[span.name] = {kv.key: _value(kv.value) for kv in span.attributes}
+            for resource, span in attributes.spans(request):
+                assert attributes.pick(resource.attributes, {"service.name"}) == {"service.name": "launcher-app"}
+                found[span.name] = {kv.key: attributes.value_of(kv.value) for kv in span.attributes}
         return found
 
     expected = {"chat gpt-4o", "chat gpt-4o-mini", "chat claude-haiku-4-5", "chat gemini-2.5-flash"}
