@@ -34,12 +34,18 @@ async def maybe_fail(model: str, error_body: Any) -> web.Response | None:
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
-def failing_by_model(error_body: Any) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """A route that parses the JSON body and answers a `fail-*`/`slow` model before the handler sees it."""
+def body_model(request: web.Request, body: dict[str, Any]) -> str:
+    return str(body.get("model", ""))
+
+
+def failing_by_model(error_body: Any, model_of: Callable[[web.Request, dict[str, Any]], str] = body_model,
+                     ) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """A route that parses the JSON body and answers a `fail-*`/`slow` model before the handler sees it; the
+    model is the body's `model` unless `model_of` finds it elsewhere (Gemini has it in the path)."""
     def decorate(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             body = await request.json()
-            failed = await maybe_fail(body.get("model", ""), error_body)
+            failed = await maybe_fail(model_of(request, body), error_body)
             return failed if failed is not None else await handler(request, body)
         return handle
     return decorate

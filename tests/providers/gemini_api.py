@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.providers.common import WORDS, maybe_fail, sse
+from tests.providers.common import WORDS, failing_by_model, sse
 
 THINKING = "The user wants the answer."
 STREAM_ERROR = (None, {"error": {"code": 500, "message": "upstream broke", "status": "INTERNAL"}})
@@ -51,12 +51,13 @@ def _response(model: str, parts: list[dict[str, Any]], finish: str | None, candi
             "modelVersion": f"{model}-001", "responseId": "gemini-resp-1"}
 
 
-async def models(request: web.Request) -> web.StreamResponse:
+def path_model(request: web.Request, body: dict[str, Any]) -> str:
+    return request.match_info["call"].partition(":")[0]
+
+
+@failing_by_model(error_body, path_model)
+async def models(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
     model, _, method = request.match_info["call"].partition(":")
-    body = await request.json()
-    failed = await maybe_fail(model, error_body)
-    if failed is not None:
-        return failed
     if method in ("embedContent", "batchEmbedContents"):
         dims = (body.get("requests") or [body])[0].get("outputDimensionality") or 8
         count = len(body.get("requests") or [body])
