@@ -7,8 +7,8 @@ from typing import Any
 from llmtap.collector.component import Factory
 from llmtap.collector.receivers import otlp
 from llmtap.exporters import clickhouse, debug
-from llmtap.processors import cost
+from llmtap.processors import cost, redact
 
 RECEIVERS: dict[str, Factory[Any]] = {f.type: f for f in (otlp.factory,)}
-PROCESSORS: dict[str, Factory[Any]] = {f.type: f for f in (cost.factory,)}
+PROCESSORS: dict[str, Factory[Any]] = {f.type: f for f in (redact.factory, cost.factory)}
 EXPORTERS: dict[str, Factory[Any]] = {f.type: f for f in (debug.factory, clickhouse.factory)}

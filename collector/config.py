@@ -244,6 +244,7 @@ receivers:
       grpc: {endpoint: "127.0.0.1:4317"}
       http: {endpoint: "127.0.0.1:4318"}
 processors:
+  redact: {}
   cost: {}
 exporters:
   clickhouse:
@@ -251,10 +252,10 @@ exporters:
     ttl: 720h
 service:
   pipelines:
-    traces:  {receivers: [otlp], processors: [cost], exporters: [clickhouse]}
+    traces:  {receivers: [otlp], processors: [redact, cost], exporters: [clickhouse]}
     metrics: {receivers: [otlp], processors: [], exporters: [clickhouse]}
-    logs:    {receivers: [otlp], processors: [], exporters: [clickhouse]}
+    logs:    {receivers: [otlp], processors: [redact], exporters: [clickhouse]}
   telemetry: {metrics: {endpoint: "127.0.0.1:8888"}}
 """
-"""The embedded default. `${data_dir}` is the data directory. The normalize, redact and sample processors and
-the genai_metrics connector join `cost` when they land (processors issue)."""
+"""The embedded default. `${data_dir}` is the data directory. The normalize and sample processors and the
+genai_metrics connector join `redact` and `cost` when they land (processors issue)."""

@@ -63,6 +63,8 @@ class SelfTelemetry:
         self.export_latency = Histogram("llmtap_exporter_send_duration_seconds", "Duration of one export attempt",
                                         ["queue"], registry=r,
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.redacted = Counter("llmtap_processor_redacted_findings", "PII and secrets found by a redact processor",
+                                ["processor", "type"], registry=r)
         self.ready = Gauge("llmtap_ready", "1 when every component has started", registry=r)
         self._queues: list[BoundedQueue] = []
         r.register(_QueueCollector(lambda: self._queues))

@@ -43,7 +43,9 @@ LLMTAP_TENANT_ID: Final = "llmtap.tenant.id"
 """The tenant a call is billed to, set by the application through `llmtap.attributes` (string)."""
 
 LLMTAP_PII_DETECTED: Final = "llmtap.pii.detected"
-"""Whether the collector's `redact` processor found and replaced PII or secrets in the item (boolean)."""
+"""Set (true) by the collector's `redact` processor on a span or log record in which it found PII or secrets,
+in its attributes or, for a span, its events; whatever a client sent under this name is removed (boolean)."""
 
 LLMTAP_PII_TYPES: Final = "llmtap.pii.types"
-"""The kinds of PII the `redact` processor replaced, such as `EMAIL` (string array)."""
+"""The kinds the `redact` processor found, sorted, such as `["EMAIL", "PHONE"]`; set with
+`llmtap.pii.detected` (string array)."""

@@ -108,9 +108,11 @@ class Running:
 
 
 def memory_config(grpc_port: int, http_port: int, data_dir: Path, extra_receiver: str = "",
-                  exporter: str = "{}", extra_grpc: str = "", processors: dict[str, str] | None = None) -> str:
+                  exporter: str = "{}", extra_grpc: str = "", processors: dict[str, str] | None = None,
+                  logs_processors: tuple[str, ...] = ()) -> str:
     """`extra_receiver` is added to both protocols' settings, `extra_grpc` to gRPC's only; `processors`
-    (id: YAML config) run in that order in the traces pipeline."""
+    (id: YAML config) run in that order in the traces pipeline, and those named in `logs_processors` in
+    the logs pipeline."""
     processors = processors or {}
     section = "".join(f"\n  {pid}: {cfg}" for pid, cfg in processors.items())
     return f"""
@@ -129,7 +131,7 @@ service:
   pipelines:
     traces: {{receivers: [otlp], processors: [{", ".join(processors)}], exporters: [memory]}}
     metrics: {{receivers: [otlp], exporters: [memory]}}
-    logs: {{receivers: [otlp], exporters: [memory]}}
+    logs: {{receivers: [otlp], processors: [{", ".join(logs_processors)}], exporters: [memory]}}
 """
 
 
@@ -213,6 +215,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{ports['grpc']}"}}
       http: {{endpoint: "127.0.0.1:{ports['http']}"}}
 processors:
+  redact: {{}}
   cost: {{}}
 exporters:
   clickhouse:
@@ -224,9 +227,9 @@ service:
   shutdown_timeout: 10s
   telemetry: {{metrics: {{endpoint: "127.0.0.1:{ports['telemetry']}"}}}}
   pipelines:
-    traces: {{receivers: [otlp], processors: [cost], exporters: [clickhouse]}}
+    traces: {{receivers: [otlp], processors: [redact, cost], exporters: [clickhouse]}}
     metrics: {{receivers: [otlp], exporters: [clickhouse]}}
-    logs: {{receivers: [otlp], exporters: [clickhouse]}}
+    logs: {{receivers: [otlp], processors: [redact], exporters: [clickhouse]}}
 """
 
 

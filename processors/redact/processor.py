@@ -1,0 +1,109 @@
+"""`RedactProcessor`: replaces PII and secrets in content attributes of spans, span events and log records,
+and in log bodies, and flags each item it found something in."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import Counter
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from llmtap import semconv
+from llmtap.collector import attributes
+from llmtap.collector.component import Host, Processor
+from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.processors.redact.config import RedactConfig
+from llmtap.processors.redact.scanner import Scanner
+
+_FLAGS = frozenset({semconv.LLMTAP_PII_DETECTED, semconv.LLMTAP_PII_TYPES})
+
+
+class RedactProcessor(Processor):
+    def __init__(self, component_id: str, config: RedactConfig):
+        super().__init__(component_id)
+        self.scanner = Scanner(config)
+        self._content = re.compile("|".join(fnmatch.translate(g) for g in config.attributes) or "(?!)")
+        self._keys: dict[str, bool] = {}
+        self._telemetry: SelfTelemetry | None = None
+        self.counts: Counter[str] = Counter()
+        """Findings per type since start, as reported to self-telemetry."""
+
+    async def start(self, host: Host) -> None:
+        self._telemetry = host.telemetry
+
+    async def process(self, batch: Batch) -> Batch | None:
+        found: Counter[str] = Counter()
+        changed = False
+        if batch.signal is Signal.TRACES:
+            for _, span in attributes.spans(batch.message):
+                types: set[str] = set()
+                changed |= self._attributes(span.attributes, types, found)
+                for event in span.events:
+                    changed |= self._attributes(event.attributes, types, found)
+                changed |= self._flag(span.attributes, types)
+        elif isinstance(batch.message, ExportLogsServiceRequest):
+            for rl in batch.message.resource_logs:
+                for sl in rl.scope_logs:
+                    for record in sl.log_records:
+                        types = set()
+                        changed |= self._attributes(record.attributes, types, found)
+                        if record.HasField("body"):
+                            changed |= self._value(record.body, types, found)
+                        changed |= self._flag(record.attributes, types)
+        if changed:
+            batch.changed()
+        if found:
+            self.counts.update(found)
+            if self._telemetry is not None:
+                for kind, n in found.items():
+                    self._telemetry.redacted.labels(self.id, kind).inc(n)
+        return batch
+
+    def _is_content(self, key: str) -> bool:
+        known = self._keys.get(key)
+        if known is None:
+            known = self._keys[key] = self._content.match(key) is not None
+        return known
+
+    def _attributes(self, attrs: Any, types: set[str], found: Counter[str]) -> bool:
+        changed = False
+        for kv in attrs:
+            if self._is_content(kv.key):
+                changed |= self._value(kv.value, types, found)
+        return changed
+
+    def _value(self, value: AnyValue, types: set[str], found: Counter[str]) -> bool:
+        """Redact every string in `value` (recursing into arrays and maps); whether any was changed."""
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text, findings = self.scanner.redact(value.string_value)
+            for f in findings:
+                types.add(f.type)
+                found[f.type] += 1
+            if text is not value.string_value and text != value.string_value:
+                value.string_value = text
+                return True
+            return False
+        changed = False
+        if kind == "array_value":
+            for item in value.array_value.values:
+                changed |= self._value(item, types, found)
+        elif kind == "kvlist_value":
+            for kv in value.kvlist_value.values:
+                changed |= self._value(kv.value, types, found)
+        return changed
+
+    @staticmethod
+    def _flag(attrs: Any, types: set[str]) -> bool:
+        """Set the server-side flags, after removing any a client sent; whether the attributes changed."""
+        forged = any(kv.key in _FLAGS for kv in attrs)
+        if forged:
+            attributes.remove(attrs, _FLAGS)
+        if types:
+            attributes.put(attrs, semconv.LLMTAP_PII_DETECTED, True)
+            attributes.put(attrs, semconv.LLMTAP_PII_TYPES, sorted(types))
+        return forged or bool(types)

@@ -1,0 +1,194 @@
+"""The `redact` processor: detection quality on the labelled corpus, replacement modes, JSON that stays valid,
+and flags and counts through the collector with the OpenTelemetry SDK sending."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from llmtap import semconv
+from llmtap.collector import attributes
+from llmtap.collector.config import ConfigError
+from llmtap.collector.service import parse_config
+from llmtap.collector.signals import Batch, Signal
+from llmtap.processors.redact import RedactConfig, RedactProcessor, Scanner
+from tests.conftest import free_port, memory_config, run_service, wait_for
+from tests.otlp_data import kv
+from tests.pii_corpus import generate, score
+
+STRUCTURED = ("EMAIL", "PHONE", "US_SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "URL_CREDENTIALS", "API_KEY", "JWT",
+              "PRIVATE_KEY", "SECRET", "DATE_OF_BIRTH")
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner(RedactConfig())
+
+
+def test_corpus_recall_precision_and_hard_negatives(scanner: Scanner) -> None:
+    samples = generate(2400, seed=7)
+    negatives = sum(1 for s in samples if not s.entities)
+    assert len(samples) >= 2000 and negatives >= 0.25 * len(samples)
+    result = score(scanner, samples)
+    assert set(result.types) == set(STRUCTURED)
+    report = {t: (round(result.recall(t), 3), round(result.precision(t), 3)) for t in result.types}
+    for kind in STRUCTURED:
+        assert result.recall(kind) >= 0.98, (kind, report, [m for m in result.misses if m[0] == kind][:5])
+        assert result.precision(kind) >= 0.98, (kind, report, [f for f in result.false_findings if f[0] == kind][:5])
+    assert result.change_rate <= 0.02
+    assert result.json_samples > 500 and result.json_broken == 0
+
+
+@pytest.mark.parametrize("text, redacted", [
+    ("mail john.doe@example.com or call +1-780-563-6083x7783", "mail <EMAIL> or call <PHONE>"),
+    ("card 4111 1111 1111 1111, not 4111 1111 1111 1112", "card <CREDIT_CARD>, not 4111 1111 1111 1112"),
+    ("IBAN DE89 3704 0044 0532 0130 00, not DE89 3704 0044 0532 0130 01",
+     "IBAN <IBAN>, not DE89 3704 0044 0532 0130 01"),
+    ("ssn 123-45-6789 but not 000-45-6789 or 2024-11-23", "ssn <US_SSN> but not 000-45-6789 or 2024-11-23"),
+    ("postgres://admin:hunter2@db.internal/app", "postgres://<URL_CREDENTIALS>@db.internal/app"),
+    ("from 192.168.1.20 and 2001:db8::8a2e:370:7334; version 3.11.7",
+     "from <IP_ADDRESS> and <IP_ADDRESS>; version 3.11.7"),
+    ("max_tokens: 4096, auth: required, api_key=Zq8Kx2mW9pL4vB7n",
+     "max_tokens: 4096, auth: required, api_key=<SECRET>"),
+    ("DOB: 03/14/1985, meeting on 03/14/2025", "DOB: <DATE_OF_BIRTH>, meeting on 03/14/2025"),
+    ("uuid 550e8400-e29b-41d4-a716-446655440000 at 2024-11-23T10:15:30Z", None),
+])
+def test_examples(scanner: Scanner, text: str, redacted: str | None) -> None:
+    out, _ = scanner.redact(text)
+    assert out == (text if redacted is None else redacted)
+
+
+def test_message_json_stays_valid_with_escapes_and_non_ascii(scanner: Scanner) -> None:
+    messages = [{"role": "user", "parts": [
+        {"type": "text", "content": "Grüße aus München!\nMail: jürgen@example.de? no: juergen@example.de\t\"quoted\""},
+        {"type": "tool_call", "id": "call_1", "name": "notify", "arguments": {"to": "+49 30 901820", "n": 3}},
+    ]}]
+    for ensure_ascii in (True, False):
+        value = json.dumps(messages, ensure_ascii=ensure_ascii)
+        out, findings = scanner.redact(value)
+        parsed = json.loads(out)
+        assert [f.type for f in findings] == ["EMAIL", "PHONE"]
+        text = parsed[0]["parts"][0]["content"]
+        assert text == "Grüße aus München!\nMail: jürgen@example.de? no: <EMAIL>\t\"quoted\""
+        assert parsed[0]["parts"][1] == {"type": "tool_call", "id": "call_1", "name": "notify",
+                                         "arguments": {"to": "<PHONE>", "n": 3}}
+
+
+def test_hash_joins_the_same_value_without_revealing_it() -> None:
+    hashing = Scanner(RedactConfig(actions={"EMAIL": "hash", "CREDIT_CARD": "hash"}, hash_key="k1"))
+    a, _ = hashing.redact("from Jane.Doe@Example.com")
+    b, _ = hashing.redact("to jane.doe@example.com, card 4111-1111-1111-1111")
+    c, _ = Scanner(RedactConfig(default_action="hash", hash_key="k2")).redact("jane.doe@example.com")
+    assert a.startswith("from <EMAIL:") and len(a) == len("from <EMAIL:12345678>")
+    assert a[5:] == b[3:19]
+    assert "<CREDIT_CARD:" in b and "4111" not in b
+    assert c != a[5:] and c.startswith("<EMAIL:")
+
+
+def test_keep_allow_disable_and_custom_patterns() -> None:
+    config = RedactConfig(actions={"IP_ADDRESS": "keep"}, allow=["Support@Acme.com"],
+                          allow_patterns=[r".*@example\.org"], disable=["US_SSN"],
+                          patterns=[{"type": "EMPLOYEE_ID", "regex": r"(?<![\w-])EMP-\d{6}(?!\d)"}])  # type: ignore[list-item]
+    out, findings = Scanner(config).redact("10.1.2.3 support@acme.com a@example.org b@x.io 123-45-6789 EMP-004211")
+    assert out == "10.1.2.3 support@acme.com a@example.org <EMAIL> 123-45-6789 <EMPLOYEE_ID>"
+    assert [f.type for f in findings] == ["IP_ADDRESS", "EMAIL", "EMPLOYEE_ID"]
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("redact: {actions: {EMAIL: hash}}", "hash_key is required"),
+    ("redact: {patterns: [{type: X, regex: '(unclosed'}]}", "not a valid regular expression"),
+    ("redact: {default_action: scramble}", "default_action"),
+])
+def test_config_errors_name_the_problem(tmp_path: Path, raw: str, message: str) -> None:
+    config = memory_config(free_port(), free_port(), tmp_path, processors={"redact": raw.split(": ", 1)[1]})
+    with pytest.raises(ConfigError, match=message):
+        parse_config(config)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(), st.sampled_from(["a@b.co", "+44 20 7946 0958", "4111111111111111", "\\u00e9"])),
+                max_size=6))
+def test_any_text_any_json_never_breaks(scanner: Scanner, pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    out, _ = scanner.redact(text)
+    assert isinstance(out, str)
+    document = json.dumps([{"role": "user", "parts": [{"type": "text", "content": text}]}])
+    out, _ = scanner.redact(document)
+    assert len(json.loads(out)[0]["parts"]) == 1
+
+
+def test_flags_cannot_be_forged_or_cleared() -> None:
+    processor = RedactProcessor("redact", RedactConfig())
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    clean, forged_clear, forged_set = spans.add(), spans.add(), spans.add()
+    clean.attributes.append(kv("gen_ai.input.messages", '[{"role":"user","parts":[]}]'))
+    forged_clear.attributes.extend([kv("gen_ai.system_instructions", "reach me at ops@acme.io"),
+                                    kv(semconv.LLMTAP_PII_DETECTED, False)])
+    forged_set.attributes.extend([kv(semconv.LLMTAP_PII_DETECTED, True), kv(semconv.LLMTAP_PII_TYPES, ["SSN"])])
+    event = forged_set.events.add()
+    event.attributes.append(kv("gen_ai.output.messages", '[{"role":"assistant","parts":[{"type":"text",'
+                                                         '"content":"key sk-proj-abcdefghijklmnopqrstuvwx"}]}]'))
+    batch = Batch(Signal.TRACES, request)
+    asyncio.run(processor.process(batch))
+    assert batch.data() == request.SerializeToString()
+    flags = {semconv.LLMTAP_PII_DETECTED, semconv.LLMTAP_PII_TYPES}
+    assert attributes.pick(clean.attributes, flags) == {}
+    assert attributes.pick(forged_clear.attributes, flags) == {semconv.LLMTAP_PII_DETECTED: True,
+                                                                semconv.LLMTAP_PII_TYPES: ["EMAIL"]}
+    assert attributes.pick(forged_set.attributes, flags) == {semconv.LLMTAP_PII_DETECTED: True,
+                                                              semconv.LLMTAP_PII_TYPES: ["API_KEY"]}
+    assert "<API_KEY>" in attributes.value_of(event.attributes[0].value)  # type: ignore[operator]
+    assert processor.counts == {"EMAIL": 1, "API_KEY": 1}
+
+
+def test_redacted_before_it_leaves_the_collector(tmp_path: Path) -> None:
+    """Spans from the OpenTelemetry SDK over OTLP/HTTP, log records with content in the body: what the
+    exporter receives has the placeholders, the flags, and the counts are on the self-metrics endpoint."""
+    telemetry_port = free_port()
+    config = memory_config(free_port(), free_port(), tmp_path, processors={"redact": "{}"}, logs_processors=("redact",))
+    config = config.replace("telemetry: {metrics: {endpoint: null}}",
+                            f'telemetry: {{metrics: {{endpoint: "127.0.0.1:{telemetry_port}"}}}}')
+    with run_service(config) as running:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{running.http}/v1/traces")))
+        content = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "I'm at +1 (415) 555-2671"}]}])
+        with provider.get_tracer("t").start_as_current_span("chat gpt-4o") as span:
+            span.set_attribute("gen_ai.operation.name", "chat")
+            span.set_attribute("gen_ai.input.messages", content)
+            span.set_attribute("http.url", "https://api.example.com/?email=not-content@x.io")  # not a content key
+        provider.shutdown()
+
+        logs = ExportLogsServiceRequest()
+        record = logs.resource_logs.add().scope_logs.add().log_records.add()
+        record.body.kvlist_value.values.append(kv("content", "my card is 5555 5555 5555 4444"))
+        req = urllib.request.Request(f"{running.http}/v1/logs", data=logs.SerializeToString(),
+                                     headers={"Content-Type": "application/x-protobuf"})
+        with urllib.request.urlopen(req, timeout=10) as response:
+            assert response.status == 200
+
+        memory = running.exporter()
+        wait_for(lambda: memory.items(Signal.TRACES) == 1 and memory.items(Signal.LOGS) == 1)
+        [(_, got)] = list(attributes.spans(memory.messages(Signal.TRACES)[0]))
+        found = attributes.pick(got.attributes, {"gen_ai.input.messages", "http.url", semconv.LLMTAP_PII_TYPES})
+        assert json.loads(found["gen_ai.input.messages"])[0]["parts"][0]["content"] == "I'm at <PHONE>"  # type: ignore[arg-type]
+        assert found["http.url"] == "https://api.example.com/?email=not-content@x.io"
+        assert found[semconv.LLMTAP_PII_TYPES] == ["PHONE"]
+        [got_log] = memory.messages(Signal.LOGS)[0].resource_logs[0].scope_logs[0].log_records
+        assert got_log.body.kvlist_value.values[0].value.string_value == "my card is <CREDIT_CARD>"
+        assert attributes.pick(got_log.attributes, {semconv.LLMTAP_PII_DETECTED}) == {semconv.LLMTAP_PII_DETECTED: True}
+        with urllib.request.urlopen(f"http://127.0.0.1:{telemetry_port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert 'llmtap_processor_redacted_findings_total{processor="redact",type="PHONE"} 1.0' in metrics
+        assert 'llmtap_processor_redacted_findings_total{processor="redact",type="CREDIT_CARD"} 1.0' in metrics
