@@ -27,9 +27,11 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.collector
 	$(BIN)/python -m bench.processors
 	$(BIN)/python -m bench.instrumentation
+	$(BIN)/python -m bench.redact
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -78,9 +78,9 @@ def test_message_json_stays_valid_with_escapes_and_non_ascii(scanner: Scanner) -
         value = json.dumps(messages, ensure_ascii=ensure_ascii)
         out, findings = scanner.redact(value)
         parsed = json.loads(out)
-        assert [f.type for f in findings] == ["EMAIL", "PHONE"]
+        assert [f.type for f in findings] == ["EMAIL", "EMAIL", "PHONE"]
         text = parsed[0]["parts"][0]["content"]
-        assert text == "Grüße aus München!\nMail: jürgen@example.de? no: <EMAIL>\t\"quoted\""
+        assert text == "Grüße aus München!\nMail: <EMAIL>? no: <EMAIL>\t\"quoted\""
         assert parsed[0]["parts"][1] == {"type": "tool_call", "id": "call_1", "name": "notify",
                                          "arguments": {"to": "<PHONE>", "n": 3}}
 
@@ -96,13 +96,22 @@ def test_hash_joins_the_same_value_without_revealing_it() -> None:
     assert c != a[5:] and c.startswith("<EMAIL:")
 
 
+def test_every_built_in_detector_is_located_by_hyperscan(scanner: Scanner) -> None:
+    """A built-in pattern Hyperscan cannot compile would silently be run over every text, at many times
+    the cost."""
+    assert scanner._everywhere == []
+
+
 def test_keep_allow_disable_and_custom_patterns() -> None:
     config = RedactConfig(actions={"IP_ADDRESS": "keep"}, allow=["Support@Acme.com"],
                           allow_patterns=[r".*@example\.org"], disable=["US_SSN"],
-                          patterns=[{"type": "EMPLOYEE_ID", "regex": r"(?<![\w-])EMP-\d{6}(?!\d)"}])  # type: ignore[list-item]
-    out, findings = Scanner(config).redact("10.1.2.3 support@acme.com a@example.org b@x.io 123-45-6789 EMP-004211")
-    assert out == "10.1.2.3 support@acme.com a@example.org <EMAIL> 123-45-6789 <EMPLOYEE_ID>"
-    assert [f.type for f in findings] == ["IP_ADDRESS", "EMAIL", "EMPLOYEE_ID"]
+                          patterns=[{"type": "EMPLOYEE_ID", "regex": r"EMP-\d{6}"},  # type: ignore[list-item]
+                                    {"type": "TICKET", "regex": r"(?<![\w-])T-(\d)\1\d{3}"}])  # type: ignore[list-item]
+    scanner = Scanner(config)
+    assert [scanner.detectors[i].type for i in scanner._everywhere] == ["TICKET"]  # lookbehind: Python only
+    out, findings = scanner.redact("10.1.2.3 support@acme.com a@example.org b@x.io 123-45-6789 EMP-004211 T-11234")
+    assert out == "10.1.2.3 support@acme.com a@example.org <EMAIL> 123-45-6789 <EMPLOYEE_ID> <TICKET>"
+    assert [f.type for f in findings] == ["IP_ADDRESS", "EMAIL", "EMPLOYEE_ID", "TICKET"]
 
 
 @pytest.mark.parametrize("raw, message", [

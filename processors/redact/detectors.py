@@ -1,10 +1,11 @@
 """The built-in detectors: what each kind of PII or secret looks like, and the check a match must pass.
 
-A detector's `core` is what the value itself looks like; `before` and `after` are the boundaries around
-it (lookarounds) and are left out of the prefilter, so a value still counts as possibly present when an
-escape sequence of the JSON it sits in (`\\n`, `\\u00a0`) stands next to it. Where a value is only PII in
-context (a 9-digit SSN, a date of birth, a bare phone number), the keyword is part of `core` and the value
-is the group named `v`.
+A detector's `core` is what the value itself looks like, in the syntax Python's `re` and Hyperscan share
+(no lookarounds, no backreferences). `before` and `after` are the boundaries around it, as lookarounds for
+Python only. Hyperscan reports every place a pattern can end, so `end` (a character that may follow the
+value, or the end of the text) keeps it to one report per value for patterns of unbounded length. Where a
+value is only PII in context (a 9-digit SSN, a date of birth, a bare phone number), the keyword is part of
+`core` and the value is the group named `v`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,21 @@ class Detector:
     core: str
     before: str = ""
     after: str = ""
+    end: str = ""
     check: Check | None = None
     ignore_case: bool = False
+    widen: bool = False
+    """Extend the match left over letters outside ASCII (`jürgen@` is one address, not `rgen@`)."""
 
     @property
     def exact(self) -> str:
-        return self.before + self.core + self.after
+        """The pattern Python's `re` confirms a match with."""
+        return f"{self.before}(?:{self.core}){self.after}"
+
+    @property
+    def locate(self) -> str:
+        """The pattern Hyperscan finds candidates with: a match of `exact` lies within one of its matches."""
+        return f"(?:{self.core}){self.end}"
 
 
 def luhn(digits: str) -> bool:
@@ -46,11 +56,16 @@ def luhn(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[0-9]|6[0-9]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[04-9]")
 
 
+def _one_separator(value: str) -> bool:
+    return not (" " in value and "-" in value)
+
+
 def card(value: str) -> bool:
     """Luhn-valid, 12 to 19 digits, and an issuer prefix a card network uses (half of random digit runs
     that pass Luhn by chance start with a digit no network issues)."""
     digits = value.replace(" ", "").replace("-", "")
-    return 12 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) is not None and luhn(digits)
+    return (12 <= len(digits) <= 19 and _one_separator(value) and _CARD_PREFIX.match(digits) is not None
+            and luhn(digits))
 
 
 IBAN_LENGTHS = {
@@ -77,7 +92,7 @@ def iban(value: str) -> bool:
 def ssn(value: str) -> bool:
     """Numbers the SSA never issues: area 000, 666 or 9xx, group 00, serial 0000."""
     d = value.replace("-", "").replace(" ", "")
-    return d[:3] not in ("000", "666") and d[0] != "9" and d[3:5] != "00" and d[5:] != "0000"
+    return _one_separator(value) and d[:3] not in ("000", "666") and d[0] != "9" and d[3:5] != "00" and d[5:] != "0000"
 
 
 def ipv4(value: str) -> bool:
@@ -175,6 +190,8 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = (r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
          r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4})")
 _KEYWORD_SEP = r"""\\?["']?\s*[:=]\s*\\?["']?"""
+_NOT_WORD = r"(?:[^\w-]|$)"
+_VALUE_END = r"""(?:[\s"',;\\]|$)"""
 
 BUILT_IN: tuple[Detector, ...] = (
     Detector("PRIVATE_KEY", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s\\:,.-]*?"
@@ -182,40 +199,41 @@ BUILT_IN: tuple[Detector, ...] = (
     Detector("URL_CREDENTIALS", r"[a-z][a-z0-9+.-]{1,20}://(?P<v>[^\s/:@'\"<>]+:[^\s/@'\"<>]+)@",
              before=r"(?<![\w+.-])", ignore_case=True),
     Detector("JWT", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}", before=r"(?<![\w-])",
-             after=r"(?![\w-])"),
+             after=r"(?![\w-])", end=_NOT_WORD),
     Detector("API_KEY", r"(?:sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"
                         r"|(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}"
-                        r"|(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}"
+                        r"|(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"
                         r"|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}"
                         r"|(?:sk|rk)_live_[A-Za-z0-9]{16,}"
                         r"|hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)",
-             before=r"(?<![\w-])", after=r"(?![\w-])"),
-    Detector("EMAIL", r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                      r"[A-Za-z]{2,24}", before=_B, after=r"(?![\w-])"),
+             before=r"(?<![\w-])", after=r"(?![\w-])", end=_NOT_WORD),
+    Detector("EMAIL", r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}",
+             before=_B, after=r"(?![\w-])", end=_NOT_WORD, widen=True),
     Detector("IBAN", r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", before=r"(?<!\w)",
-             after=r"(?!\w)", check=iban),
-    Detector("CREDIT_CARD", r"\d{4}([ -]?)\d{4}\1\d{4}(?:\1\d{1,7})?|\d{4}([ -]?)\d{6}\2\d{4,5}",
-             before=r"(?<![\w-])", after=_E, check=card),
-    Detector("US_SSN", r"\d{3}([- ])\d{2}\1\d{4}", before=r"(?<![\w-])", after=_E, check=ssn),
+             after=r"(?!\w)", end=r"(?:\W|$)", check=iban),
+    Detector("CREDIT_CARD", r"\d{4}[ -]?\d{4}[ -]?\d{4}(?:[ -]?\d{1,7})?|\d{4}[ -]?\d{6}[ -]?\d{4,5}",
+             before=r"(?<![\w-])", after=_E, end=_NOT_WORD, check=card),
+    Detector("US_SSN", r"\d{3}[- ]\d{2}[- ]\d{4}", before=r"(?<![\w-])", after=_E, end=_NOT_WORD, check=ssn),
     Detector("US_SSN", r"(?:ssn|social security(?: number)?|ss#)\s*(?:#|no\.?|number)?\s*[:=]?\s*(?P<v>\d{9})",
-             before=r"\b", after=r"(?!\w)", ignore_case=True, check=ssn),
+             before=r"\b", after=r"(?!\w)", end=r"(?:\W|$)", ignore_case=True, check=ssn),
     Detector("DATE_OF_BIRTH", r"(?:date of birth|birth ?date|birthday|d\.?o\.?b\.?|born(?: on)?)\s*(?:is|was)?\s*"
                               r"[:\-]?\s*(?P<v>" + _DATE + r")", before=r"\b", after=r"(?![\w/-])",
-             ignore_case=True, check=birth_date),
+             end=r"(?:[^\w/-]|$)", ignore_case=True, check=birth_date),
     Detector("IP_ADDRESS", r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
              before=r"(?<![\w.])", after=r"(?![\w]|\.\d)", check=ipv4),
     Detector("IP_ADDRESS", r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})",
-             before=r"(?<![\w:])", after=r"(?![\w:.])", check=ipv6),
+             before=r"(?<![\w:])", after=r"(?![\w:.])", end=r"(?:[^\w:.]|$)", check=ipv6),
     Detector("PHONE", r"(?:\+|\b00)?\(?\d[\d(). -]{5,22}\d(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?",
-             before=r"(?<![\w+/.:,$€£-])", after=r"(?![\w/:-]|[.,-]\d)", check=phone),
+             before=r"(?<![\w+/.:,$€£-])", after=r"(?![\w/:-]|[.,-]\d)", end=r"(?:[^\w/:-]|$)", check=phone),
     Detector("PHONE", r"(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp|sms)(?:\s*(?:number|no\.?|#))?"
                       r"\s*(?:me\s+)?(?:is|at|on)?\s*[:=]?\s*(?P<v>\+?\d{7,15})", before=r"\b", after=r"(?!\w)",
-             ignore_case=True),
+             end=r"(?:\W|$)", ignore_case=True),
     Detector("SECRET", r"(?:passw(?:or)?d|passwd|pwd)[\w-]{0,20}" + _KEYWORD_SEP + r"(?P<v>[^\s\"',;\\]{4,})",
-             before=r"(?<![A-Za-z0-9])", ignore_case=True, check=password),
+             before=r"(?<![A-Za-z0-9])", end=_VALUE_END, ignore_case=True, check=password),
     Detector("SECRET", r"(?:api[_-]?key|apikey|secret|token|auth|access[_-]?key|private[_-]?key|credential)[\w-]{0,20}"
-                       + _KEYWORD_SEP + r"(?P<v>[^\s\"',;\\]{8,})", before=r"(?<![A-Za-z0-9])", ignore_case=True,
-             check=secret),
-    Detector("SECRET", r"bearer\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)", before=r"\b", ignore_case=True, check=secret),
+                       + _KEYWORD_SEP + r"(?P<v>[^\s\"',;\\]{8,})", before=r"(?<![A-Za-z0-9])", end=_VALUE_END,
+             ignore_case=True, check=secret),
+    Detector("SECRET", r"bearer\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)", before=r"\b", end=r"(?:[^A-Za-z0-9._~+/=-]|$)",
+             ignore_case=True, check=secret),
 )
 """In priority order: where two findings start at the same place and are as long, the earlier one names it."""

@@ -1,18 +1,19 @@
 """`Scanner`: finds PII and secrets in text and replaces them.
 
-Two stages. Hyperscan, compiled once with every detector in prefilter mode, reads the whole value in one
-pass and says which detectors can match at all; most content matches none and costs only that pass. Then
-Python's `re` runs the exact pattern (with its boundaries) of just those detectors, and each match must pass
-the detector's check (Luhn, IBAN mod-97, ...) and miss the allow-list.
+Two stages. Hyperscan, compiled once with every detector, reads the whole text in one pass and reports
+where each detector's pattern can match; most content has no such place and costs only that pass. Python's
+`re` then runs the exact pattern (with its boundaries) of just those detectors, on just those places, and
+each match must pass the detector's check (Luhn, IBAN mod-97, ...) and miss the allow-list.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,16 @@ import hyperscan
 
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.detectors import BUILT_IN, Detector
+
+Places = dict[int, list[tuple[int, int]] | None]
+"""Per detector, the (start, end) spans where it may match; None: anywhere."""
+
+_MARGIN = 2
+"""Characters after a located span that an exact pattern's lookahead may read."""
+_MAX_SPANS = 256
+"""Beyond this many located spans in one text, a detector is run over the whole text instead."""
+_LEAF_SEPARATOR = "\n\x00\n"
+"""Joins the strings of a JSON document into one text to scan; no built-in pattern crosses it."""
 
 
 @dataclass(frozen=True)
@@ -30,8 +41,8 @@ class Finding:
     value: str
 
 
-def _fired(detector_id: int, start: int, end: int, flags: int, fired: object) -> None:
-    fired.add(detector_id)  # type: ignore[attr-defined]
+def _reported(detector_id: int, start: int, end: int, flags: int, reports: object) -> None:
+    reports.append((detector_id, start, end))  # type: ignore[attr-defined]
 
 
 _NORMALIZE: dict[str, Callable[[str], str]] = {
@@ -48,53 +59,80 @@ class Scanner:
     def __init__(self, config: RedactConfig):
         custom = [Detector(p.type, p.regex, ignore_case=p.ignore_case) for p in config.patterns]
         self.detectors = [*custom, *(d for d in BUILT_IN if d.type not in config.disable)]
-        self._exact = [re.compile(d.exact, re.IGNORECASE if d.ignore_case else 0) for d in self.detectors]
+        self._exact = [re.compile(d.exact, re.ASCII | (re.IGNORECASE if d.ignore_case else 0)) for d in self.detectors]
         self._actions = {d.type: config.actions.get(d.type, config.default_action) for d in self.detectors}
         self._key = config.hash_key.encode()
         self._allow = {v.lower() for v in config.allow}
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
-        self._always: set[int] = set()
+        self._everywhere: list[int] = []
         self._database = self._compile()
 
-    def _compile(self) -> hyperscan.Database:
-        """One prefilter database; a custom pattern Hyperscan cannot approximate is run on every value."""
+    def _compile(self) -> hyperscan.Database | None:
+        """One database for all detectors; a custom pattern Hyperscan cannot compile (lookarounds,
+        backreferences) is run over every text instead."""
         ids, expressions, flags = [], [], []
         for i, d in enumerate(self.detectors):
-            flag = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
-            if d.ignore_case:
-                flag |= hyperscan.HS_FLAG_CASELESS
+            flag = hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if d.ignore_case else 0)
             try:
-                probe = hyperscan.Database()
-                probe.compile(expressions=[d.core.encode()], ids=[i], elements=1, flags=[flag])
+                hyperscan.Database().compile(expressions=[d.locate.encode()], ids=[i], elements=1, flags=[flag])
             except hyperscan.error:
-                self._always.add(i)
+                self._everywhere.append(i)
                 continue
             ids.append(i)
-            expressions.append(d.core.encode())
+            expressions.append(d.locate.encode())
             flags.append(flag)
+        if not ids:
+            return None
         database = hyperscan.Database()
-        if expressions:
-            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
         return database
 
-    def candidates(self, text: str) -> set[int]:
-        """The detectors that may match somewhere in `text` (a superset of those that do)."""
-        fired = set(self._always)
-        if len(fired) < len(self.detectors):
-            self._database.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_fired, context=fired)
-        return fired
+    def locate(self, text: str) -> Places:
+        """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
+        furthest end from that start. Detectors absent from the result match nowhere."""
+        places: Places = {i: None for i in self._everywhere}
+        if self._database is None:
+            return places
+        data = text.encode("utf-8", "surrogatepass")
+        reports: list[tuple[int, int, int]] = []
+        self._database.scan(data, match_event_handler=_reported, context=reports)
+        if not reports:
+            return places
+        to_char: Callable[[int], int] = int if len(data) == len(text) else (
+            lambda offset: len(data[:offset].decode("utf-8", "ignore")))
+        furthest: dict[tuple[int, int], int] = {}
+        for i, start, end in reports:
+            key = (i, start)
+            if furthest.get(key, -1) < end:
+                furthest[key] = end
+        for (i, start), end in furthest.items():
+            spans = places.get(i, [])
+            if spans is None:
+                continue
+            if len(spans) >= _MAX_SPANS:
+                places[i] = None
+                continue
+            spans.append((to_char(start), to_char(end)))
+            places[i] = spans
+        return places
 
-    def find(self, text: str, candidates: set[int] | None = None) -> list[Finding]:
+    def find(self, text: str, places: Places | None = None) -> list[Finding]:
         """The findings in `text`, without overlaps: the leftmost, then the longest, then the first detector."""
-        if candidates is None:
-            candidates = self.candidates(text)
+        if places is None:
+            places = self.locate(text)
         found: list[tuple[int, int, int, Finding]] = []
-        for i in candidates:
+        length = len(text)
+        for i, spans in places.items():
             detector = self.detectors[i]
-            for m in self._exact[i].finditer(text):
-                start, end = m.span("v") if "v" in m.re.groupindex else m.span()
+            exact = self._exact[i]
+            check = detector.check
+            has_value = "v" in exact.groupindex
+            for m in _matches(exact, text, spans, length):
+                start, end = m.span("v") if has_value else m.span()
+                while detector.widen and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._%+-"):
+                    start -= 1
                 value = text[start:end]
-                if start == end or (detector.check is not None and not detector.check(value)) or self._allowed(value):
+                if start == end or (check is not None and not check(value)) or self._allowed(value):
                     continue
                 found.append((start, start - end, i, Finding(detector.type, start, end, value)))
         if len(found) > 1:
@@ -119,48 +157,88 @@ class Scanner:
             return f"<{finding.type}:{digest}>"
         return f"<{finding.type}>"
 
-    def redact_text(self, text: str, candidates: set[int] | None = None) -> tuple[str, list[Finding]]:
-        findings = self.find(text, candidates)
-        if not findings:
-            return text, findings
+    def _replace(self, text: str, findings: list[Finding], offset: int = 0) -> str:
         out: list[str] = []
         at = 0
         for finding in findings:
             replacement = self.replacement(finding)
             if replacement is not None:
-                out.append(text[at:finding.start])
+                out.append(text[at:finding.start - offset])
                 out.append(replacement)
-                at = finding.end
+                at = finding.end - offset
         out.append(text[at:])
-        return "".join(out), findings
+        return "".join(out)
+
+    def redact_text(self, text: str) -> tuple[str, list[Finding]]:
+        findings = self.find(text)
+        return (self._replace(text, findings) if findings else text), findings
 
     def redact(self, value: str) -> tuple[str, list[Finding]]:
         """Redact an attribute value. A JSON document (a message array, tool arguments) is parsed and each
         string in it redacted, so the result is still valid JSON of the same shape."""
-        candidates = self.candidates(value)
-        if not candidates:
+        if value.lstrip()[:1] not in ("[", "{"):
+            return self.redact_text(value)
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return self.redact_text(value)
+        leaves: list[str] = []
+        _strings(document, leaves)
+        joined = _LEAF_SEPARATOR.join(leaves)
+        findings = self.find(joined)
+        if not findings:
             return value, []
-        head = value.lstrip()[:1]
-        if head in ("[", "{"):
-            try:
-                document = json.loads(value)
-            except ValueError:
-                pass
-            else:
-                findings: list[Finding] = []
-                redacted = self._walk(document, candidates, findings)
-                if not findings or redacted == document:
-                    return value, findings
-                return json.dumps(redacted, ensure_ascii=False, separators=(",", ":")), findings
-        return self.redact_text(value, candidates)
+        starts = list(_offsets(leaves))
+        per_leaf: dict[int, list[Finding]] = {}
+        kept: list[Finding] = []
+        for f in findings:
+            n = bisect.bisect_right(starts, f.start) - 1
+            if f.end <= starts[n] + len(leaves[n]):
+                per_leaf.setdefault(n, []).append(f)
+                kept.append(Finding(f.type, f.start - starts[n], f.end - starts[n], f.value))
+        for n, found in per_leaf.items():
+            leaves[n] = self._replace(leaves[n], found, starts[n])
+        return json.dumps(_rebuilt(document, iter(leaves)), ensure_ascii=False, separators=(",", ":")), kept
 
-    def _walk(self, node: Any, candidates: set[int], findings: list[Finding]) -> Any:
-        if isinstance(node, str):
-            text, found = self.redact_text(node, candidates)
-            findings.extend(found)
-            return text
-        if isinstance(node, list):
-            return [self._walk(x, candidates, findings) for x in node]
-        if isinstance(node, dict):
-            return {k: self._walk(v, candidates, findings) for k, v in node.items()}
-        return node
+
+def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | None,
+             length: int) -> Iterator[re.Match[str]]:
+    """The exact pattern's matches: anchored at each located start (where a match is leftmost), else the
+    first one later in the located span; over the whole text for a detector located everywhere."""
+    if spans is None:
+        yield from exact.finditer(text)
+        return
+    for start, end in spans:
+        endpos = min(end + _MARGIN, length)
+        m = exact.match(text, start, endpos) or exact.search(text, start + 1, endpos)
+        if m is not None:
+            yield m
+
+
+def _strings(node: Any, out: list[str]) -> None:
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, list):
+        for x in node:
+            _strings(x, out)
+    elif isinstance(node, dict):
+        for x in node.values():
+            _strings(x, out)
+
+
+def _offsets(leaves: list[str]) -> Iterator[int]:
+    at = 0
+    for leaf in leaves:
+        yield at
+        at += len(leaf) + len(_LEAF_SEPARATOR)
+
+
+def _rebuilt(node: Any, leaves: Iterator[str]) -> Any:
+    """`node` with its strings replaced, in the order `_strings` listed them."""
+    if isinstance(node, str):
+        return next(leaves)
+    if isinstance(node, list):
+        return [_rebuilt(x, leaves) for x in node]
+    if isinstance(node, dict):
+        return {k: _rebuilt(v, leaves) for k, v in node.items()}
+    return node
