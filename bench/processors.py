@@ -4,7 +4,8 @@ The floor parses each serialised `ExportTraceServiceRequest` and serialises it a
 does for a request no processor changes is less: it keeps the received bytes). Each processor is measured
 on fresh parses of the same requests, parse and serialise included, so a ratio of 0.5 means the processor
 costs as much as parsing and serialising. 512-span requests of GenAI spans with ~30 attributes and 1 KB
-of message content each. Only `cost` exists so far. Run: `.venv/bin/python -m bench.processors`.
+of message content each (PII-free: for the scanner on PII-dense text see bench/redact.py). Only `redact` and
+`cost` exist so far. Run: `.venv/bin/python -m bench.processors`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
+from llmtap.processors.redact import RedactConfig, RedactProcessor
 from tests.otlp_data import genai_spans
 
 SPANS_PER_REQUEST = 512
@@ -58,7 +60,8 @@ def main() -> None:
                 for i in range(args.requests)]
     base = spans_per_second(payloads, floor, args.rounds)
     print(f"floor (parse + serialise): {base:,.0f} spans/s (CPU time, best of {args.rounds})")
-    for name, processor in (("cost", CostProcessor("cost", CostConfig())),):
+    for name, processor in (("redact", RedactProcessor("redact", RedactConfig())),
+                            ("cost", CostProcessor("cost", CostConfig()))):
         rate = spans_per_second(payloads, through(processor), args.rounds)
         per_span = (1 / rate - 1 / base) * 1e6
         print(f"{name:>6}: {rate:,.0f} spans/s = {rate / base:.2f}x the floor; +{per_span:.1f} us CPU per span")

@@ -65,22 +65,27 @@ class Scanner:
         self._allow = {v.lower() for v in config.allow}
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
         self._everywhere: list[int] = []
-        self._database = self._compile()
+        self._locators: dict[int, hyperscan.Database] = {}
+        self._prefilter = self._compile()
 
     def _compile(self) -> hyperscan.Database | None:
-        """One database for all detectors; a custom pattern Hyperscan cannot compile (lookarounds,
-        backreferences) is run over every text instead."""
+        """A database per detector that reports where it matches, and one for all detectors that only says
+        which match at all (reporting positions costs Hyperscan more: clean text pays only this pass). A
+        custom pattern Hyperscan cannot compile (lookarounds, backreferences) is run over every text."""
         ids, expressions, flags = [], [], []
         for i, d in enumerate(self.detectors):
-            flag = hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if d.ignore_case else 0)
+            caseless = hyperscan.HS_FLAG_CASELESS if d.ignore_case else 0
             try:
-                hyperscan.Database().compile(expressions=[d.locate.encode()], ids=[i], elements=1, flags=[flag])
+                locator = hyperscan.Database()
+                locator.compile(expressions=[d.locate.encode()], ids=[i], elements=1,
+                                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST | caseless])
             except hyperscan.error:
                 self._everywhere.append(i)
                 continue
+            self._locators[i] = locator
             ids.append(i)
             expressions.append(d.locate.encode())
-            flags.append(flag)
+            flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY | caseless)
         if not ids:
             return None
         database = hyperscan.Database()
@@ -91,13 +96,16 @@ class Scanner:
         """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
         furthest end from that start. Detectors absent from the result match nowhere."""
         places: Places = {i: None for i in self._everywhere}
-        if self._database is None:
+        if self._prefilter is None:
             return places
         data = text.encode("utf-8", "surrogatepass")
-        reports: list[tuple[int, int, int]] = []
-        self._database.scan(data, match_event_handler=_reported, context=reports)
-        if not reports:
+        fired: list[tuple[int, int, int]] = []
+        self._prefilter.scan(data, match_event_handler=_reported, context=fired)
+        if not fired:
             return places
+        reports: list[tuple[int, int, int]] = []
+        for i, _, _ in fired:
+            self._locators[i].scan(data, match_event_handler=_reported, context=reports)
         to_char: Callable[[int], int] = int if len(data) == len(text) else (
             lambda offset: len(data[:offset].decode("utf-8", "ignore")))
         furthest: dict[tuple[int, int], int] = {}
@@ -106,6 +114,7 @@ class Scanner:
             if furthest.get(key, -1) < end:
                 furthest[key] = end
         for (i, start), end in furthest.items():
+            start = max(start - self.detectors[i].reach_back, 0)
             spans = places.get(i, [])
             if spans is None:
                 continue
@@ -127,7 +136,7 @@ class Scanner:
             exact = self._exact[i]
             check = detector.check
             has_value = "v" in exact.groupindex
-            for m in _matches(exact, text, spans, length):
+            for m in _matches(exact, text, spans, length, detector.reach_back > 0):
                 start, end = m.span("v") if has_value else m.span()
                 while detector.widen and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._%+-"):
                     start -= 1
@@ -201,15 +210,19 @@ class Scanner:
         return json.dumps(_rebuilt(document, iter(leaves)), ensure_ascii=False, separators=(",", ":")), kept
 
 
-def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | None,
-             length: int) -> Iterator[re.Match[str]]:
+def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | None, length: int,
+             anywhere: bool) -> Iterator[re.Match[str]]:
     """The exact pattern's matches: anchored at each located start (where a match is leftmost), else the
-    first one later in the located span; over the whole text for a detector located everywhere."""
+    first one later in the located span; every match in the span where the start is only known to lie in
+    it (`anywhere`); every match in the text for a detector located everywhere."""
     if spans is None:
         yield from exact.finditer(text)
         return
     for start, end in spans:
         endpos = min(end + _MARGIN, length)
+        if anywhere:
+            yield from exact.finditer(text, start, endpos)
+            continue
         m = exact.match(text, start, endpos) or exact.search(text, start + 1, endpos)
         if m is not None:
             yield m
