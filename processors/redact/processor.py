@@ -80,11 +80,12 @@ class RedactProcessor(Processor):
         """Redact every string in `value` (recursing into arrays and maps); whether any was changed."""
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            text, findings = self.scanner.redact(value.string_value)
+            original = value.string_value
+            text, findings = self.scanner.redact(original)
             for f in findings:
                 types.add(f.type)
                 found[f.type] += 1
-            if text is not value.string_value and text != value.string_value:
+            if text != original:
                 value.string_value = text
                 return True
             return False

@@ -114,21 +114,19 @@ class Scanner:
             if furthest.get(key, -1) < end:
                 furthest[key] = end
         for (i, start), end in furthest.items():
-            start = max(start - self.detectors[i].reach_back, 0)
             spans = places.get(i, [])
             if spans is None:
                 continue
             if len(spans) >= _MAX_SPANS:
                 places[i] = None
                 continue
-            spans.append((to_char(start), to_char(end)))
+            spans.append((max(to_char(start) - self.detectors[i].reach_back, 0), to_char(end)))
             places[i] = spans
         return places
 
-    def find(self, text: str, places: Places | None = None) -> list[Finding]:
+    def find(self, text: str) -> list[Finding]:
         """The findings in `text`, without overlaps: the leftmost, then the longest, then the first detector."""
-        if places is None:
-            places = self.locate(text)
+        places = self.locate(text)
         found: list[tuple[int, int, int, Finding]] = []
         length = len(text)
         for i, spans in places.items():
