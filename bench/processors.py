@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from bench.timing import best_cpu_seconds
 from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
@@ -27,13 +27,7 @@ SPANS_PER_REQUEST = 512
 
 
 def spans_per_second(payloads: list[bytes], step: Callable[[bytes], None], rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for data in payloads:
-            step(data)
-        best = min(best, time.process_time() - start)
-    return len(payloads) * SPANS_PER_REQUEST / best
+    return len(payloads) * SPANS_PER_REQUEST / best_cpu_seconds(payloads, step, rounds)
 
 
 def floor(data: bytes) -> None:

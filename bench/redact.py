@@ -16,10 +16,10 @@ import importlib
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.timing import best_cpu_seconds
 from llmtap.processors.redact import RedactConfig, Scanner
 from tests.pii_corpus import Sample, generate, score
 
@@ -65,13 +65,7 @@ def presidio_scrubber() -> Callable[[str], str] | None:
 
 def throughput(texts: list[str], scrub: Callable[[str], object], rounds: int) -> float:
     size = sum(len(t.encode()) for t in texts)
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for t in texts:
-            scrub(t)
-        best = min(best, time.process_time() - start)
-    return size / best / 1e6
+    return size / best_cpu_seconds(texts, scrub, rounds) / 1e6
 
 
 def baseline_quality(samples: list[Sample], scrub: Callable[[str], str]) -> tuple[float, float]:
