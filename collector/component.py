@@ -60,14 +60,43 @@ class Receiver(Component):
         self.consumers: dict[Signal, Consume] = {}
 
 
+@dataclass
+class Downstream:
+    """The rest of a pipeline after one processor, for processors that hold data back and release it later
+    (the tail sampler). `emit` runs the later processors and queues the result even over the queues' limits:
+    the data was acknowledged long ago, so the overshoot is bounded by what the processor holds. `has_room`
+    tells the processor to answer new requests with backpressure instead of holding more."""
+
+    emit: Callable[[Batch], Awaitable[None]]
+    has_room: Callable[[], bool]
+
+
 class Processor(Component):
     """Changes a batch in place (calling `batch.changed()`), or returns None to drop it whole."""
+
+    downstream: Downstream | None = None
+    """Set by the service before `start`."""
 
     def __init__(self, component_id: str):
         self.id = component_id
 
     @abc.abstractmethod
     async def process(self, batch: Batch) -> Batch | None: ...
+
+
+class Connector(Processor):
+    """Ends one pipeline and feeds others, as in the Collector; listed among a pipeline's processors (so it
+    sees the batch at that point, e.g. before sampling) and as a receiver of the pipelines it feeds.
+    The batch itself passes on unchanged."""
+
+    outputs: frozenset[Signal] = frozenset()
+
+    @abc.abstractmethod
+    def derive(self, batch: Batch) -> list[Batch]:
+        """What this batch adds to the pipelines the connector feeds (batches of signals in `outputs`)."""
+
+    async def process(self, batch: Batch) -> Batch | None:
+        return batch
 
 
 class Exporter(Component):
@@ -95,3 +124,5 @@ class Factory(Generic[C]):
     config: builtins.type[C]
     create: Callable[[str, C], Component]
     signals: frozenset[Signal] = field(default_factory=lambda: frozenset(Signal))
+    """For a connector: the signals it takes in (it emits those of its `outputs`)."""
+    outputs: frozenset[Signal] = frozenset()

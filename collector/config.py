@@ -246,16 +246,19 @@ receivers:
 processors:
   redact: {}
   cost: {}
+connectors:
+  genai_metrics: {}
 exporters:
   clickhouse:
     dsn: "chdb://${data_dir}/clickhouse"
     ttl: 720h
 service:
   pipelines:
-    traces:  {receivers: [otlp], processors: [redact, cost], exporters: [clickhouse]}
-    metrics: {receivers: [otlp], processors: [], exporters: [clickhouse]}
-    logs:    {receivers: [otlp], processors: [redact], exporters: [clickhouse]}
+    traces:     {receivers: [otlp], processors: [redact, cost, genai_metrics], exporters: [clickhouse]}
+    metrics:    {receivers: [otlp, genai_metrics], exporters: [clickhouse]}
+    logs:       {receivers: [otlp], processors: [redact], exporters: [clickhouse]}
+    logs/calls: {receivers: [genai_metrics], exporters: [clickhouse]}
   telemetry: {metrics: {endpoint: "127.0.0.1:8888"}}
 """
-"""The embedded default. `${data_dir}` is the data directory. The normalize and sample processors and the
-genai_metrics connector join `redact` and `cost` when they land (processors issue)."""
+"""The embedded default. `${data_dir}` is the data directory. The normalize and sample processors join when
+they land (processors issue)."""

@@ -117,9 +117,10 @@ class BoundedQueue:
         return self._bytes == 0 or self._bytes + size <= self.max_bytes
 
     # -- producer side ------------------------------------------------------------------------
-    def put(self, data: bytes, items: int) -> None:
-        """Append a request. Callers check `has_room` first; this raises if there is none."""
-        if not self.has_room(len(data)):
+    def put(self, data: bytes, items: int, force: bool = False) -> None:
+        """Append a request. Callers check `has_room` first; this raises if there is none, unless `force`
+        (data acknowledged earlier and held back by a processor, which must not be lost now)."""
+        if not force and not self.has_room(len(data)):
             raise QueueFullError(self.name)
         seq = self._next_seq
         self._next_seq += 1

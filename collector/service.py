@@ -9,14 +9,23 @@ backpressure never causes a duplicate in the exporters that had room.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal as os_signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llmtap.collector import components
-from llmtap.collector.component import BackpressureError, Component, Exporter, Host, Processor, Receiver
+from llmtap.collector.component import (
+    BackpressureError,
+    Component,
+    Connector,
+    Downstream,
+    Exporter,
+    Host,
+    Processor,
+    Receiver,
+)
 from llmtap.collector.config import (
     DEFAULT_CONFIG,
     SIGNALS,
@@ -38,6 +47,8 @@ from llmtap.collector.telemetry import SelfTelemetry
 log = logging.getLogger("llmtap.service")
 
 _SECTIONS = ("receivers", "processors", "connectors", "exporters", "extensions", "service")
+_REGISTRIES = {"receivers": components.RECEIVERS, "processors": components.PROCESSORS,
+               "connectors": components.CONNECTORS, "exporters": components.EXPORTERS}
 
 
 @dataclass
@@ -60,6 +71,7 @@ class Config:
     service: ServiceConfig
     data_dir: Path
     source: Source = field(repr=False)
+    connectors: dict[str, Model] = field(default_factory=dict)
 
 
 def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
@@ -84,15 +96,10 @@ def parse_config(text: str, filename: str = "<config>", env: dict[str, str] | No
     for key in raw:
         if key not in _SECTIONS:
             raise ConfigError(f"{source.where((key,))}: unknown section (allowed: {', '.join(_SECTIONS)})")
-    if raw.get("connectors"):
-        first = next(iter(raw["connectors"]))
-        raise ConfigError(f"{source.where(('connectors', first))}: unknown connector type "
-                          f"{split_id(first)[0]!r} (none available yet)")
     service = validate_model(ServiceConfig, raw.get("service"), source, ("service",))
     assert isinstance(service, ServiceConfig)
     typed: dict[str, dict[str, Model]] = {}
-    for section, registry in (("receivers", components.RECEIVERS), ("processors", components.PROCESSORS),
-                              ("exporters", components.EXPORTERS)):
+    for section, registry in _REGISTRIES.items():
         entries = raw.get(section) or {}
         if not isinstance(entries, dict):
             raise ConfigError(f"{source.where((section,))}: must be a mapping of component ids to settings")
@@ -108,6 +115,7 @@ def parse_config(text: str, filename: str = "<config>", env: dict[str, str] | No
     pipelines = []
     if not service.pipelines:
         raise ConfigError(f"{source.where(('service',))}: no pipelines")
+    connectors = typed["connectors"]
     for name, spec in service.pipelines.items():
         kind = split_id(name)[0]
         where = ("service", "pipelines", name)
@@ -119,17 +127,34 @@ def parse_config(text: str, filename: str = "<config>", env: dict[str, str] | No
             if section != "processors" and not ids:
                 raise ConfigError(f"{source.where((*where, section))}: needs at least one")
             for i, cid in enumerate(ids):
+                at = source.where((*where, section, i))
+                if section != "exporters" and cid in connectors:
+                    factory = components.CONNECTORS[split_id(cid)[0]]
+                    takes = factory.outputs if section == "receivers" else factory.signals
+                    if signal not in takes:
+                        verb = "emit" if section == "receivers" else "take"
+                        raise ConfigError(f"{at}: connector {cid!r} does not {verb} {signal.value}")
+                    continue
                 if cid not in typed[section]:
-                    raise ConfigError(f"{source.where((*where, section, i))}: {cid!r} is not defined "
-                                      f"under {section}")
-                registry = {"receivers": components.RECEIVERS, "processors": components.PROCESSORS,
-                            "exporters": components.EXPORTERS}[section]
-                if signal not in registry[split_id(cid)[0]].signals:
-                    raise ConfigError(f"{source.where((*where, section, i))}: {cid!r} does not take {signal.value}")
+                    hint = " or connectors" if section != "exporters" else ""
+                    raise ConfigError(f"{at}: {cid!r} is not defined under {section}{hint}")
+                if signal not in _REGISTRIES[section][split_id(cid)[0]].signals:
+                    raise ConfigError(f"{at}: {cid!r} does not take {signal.value}")
         pipelines.append(PipelineSpec(name, signal, spec.receivers, spec.processors, spec.exporters))
+    for cid in connectors:
+        fed = [p for p in pipelines if cid in p.receivers]
+        feeding = [p for p in pipelines if cid in p.processors]
+        if not fed or not feeding:
+            missing = "the receivers of another pipeline" if not fed else "the processors of a pipeline"
+            raise ConfigError(f"{source.where(('connectors', cid))}: connector {cid!r} must also be listed "
+                              f"among {missing}")
+        for p in fed:
+            if cid in p.processors:
+                raise ConfigError(f"{source.where(('service', 'pipelines', p.name))}: connector {cid!r} "
+                                  "cannot feed a pipeline it is part of")
     data_dir = Path(service.data_dir).expanduser().resolve() if service.data_dir else default_data_dir()
     return Config(typed["receivers"], typed["processors"], typed["exporters"], pipelines, service, data_dir,
-                  source)
+                  source, connectors)
 
 
 class Service:
@@ -141,6 +166,8 @@ class Service:
         self.receivers: dict[str, Receiver] = {}
         self.processors: dict[tuple[str, str], Processor] = {}  # (pipeline, processor id)
         self.exporters: dict[str, Exporter] = {}
+        self.connectors: dict[str, Connector] = {}
+        self.routes: dict[tuple[str, Signal], list[_Pipeline]] = {}  # (receiver or connector id, signal)
         self.queues: dict[tuple[str, Signal], BoundedQueue] = {}
         self.senders: list[Sender] = []
         self._started: list[Component] = []
@@ -157,19 +184,73 @@ class Service:
             receiver = components.RECEIVERS[split_id(cid)[0]].create(cid, rcfg)
             assert isinstance(receiver, Receiver)
             self.receivers[cid] = receiver
-        routes: dict[tuple[str, Signal], list[tuple[list[Processor], list[BoundedQueue]]]] = {}
+        for cid, ccfg in cfg.connectors.items():
+            connector = components.CONNECTORS[split_id(cid)[0]].create(cid, ccfg)
+            assert isinstance(connector, Connector)
+            self.connectors[cid] = connector
         for p in cfg.pipelines:
-            procs = []
+            procs: list[Processor] = []
             for pid in p.processors:
+                if pid in self.connectors:
+                    procs.append(self.connectors[pid])
+                    continue
                 proc = components.PROCESSORS[split_id(pid)[0]].create(pid, cfg.processors[pid])
                 assert isinstance(proc, Processor)
                 self.processors[(p.name, pid)] = proc
                 procs.append(proc)
-            queues = [self._queue(eid, p.signal) for eid in p.exporters]
+            pipeline = _Pipeline(p.name, procs, [self._queue(eid, p.signal) for eid in p.exporters])
+            for i, proc in enumerate(procs):
+                if not isinstance(proc, Connector):
+                    proc.downstream = Downstream(emit=functools.partial(self._release, pipeline, i + 1),
+                                                 has_room=pipeline.has_room)
             for rid in p.receivers:
-                routes.setdefault((rid, p.signal), []).append((procs, queues))
-        for (rid, signal), pipelines in routes.items():
-            self.receivers[rid].consumers[signal] = _fanout(pipelines)
+                self.routes.setdefault((rid, p.signal), []).append(pipeline)
+        for rid, receiver in self.receivers.items():
+            for signal in Signal:
+                if (rid, signal) in self.routes:
+                    receiver.consumers[signal] = functools.partial(self._consume, self.routes[(rid, signal)])
+
+    # -- the hot path -----------------------------------------------------------------------------
+    async def _consume(self, pipelines: list[_Pipeline], batch: Batch) -> None:
+        """A receiver's request: run every pipeline, then queue the results everywhere or nowhere."""
+        targets: list[tuple[BoundedQueue, Batch]] = []
+        await self._plan(pipelines, batch, targets)
+        full = [q.name for q, b in targets if not q.has_room(len(b.data()))]
+        if full:
+            raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
+        for q, b in targets:
+            q.put(b.data(), b.items)
+
+    async def _plan(self, pipelines: list[_Pipeline], batch: Batch, targets: list[tuple[BoundedQueue, Batch]]) -> None:
+        last = len(pipelines) - 1
+        for i, pipeline in enumerate(pipelines):
+            current = batch.copy() if pipeline.processors and i != last else batch
+            result = await self._run(pipeline, 0, current, targets)
+            if result is not None and result.items:
+                targets.extend((q, result) for q in pipeline.queues)
+
+    async def _run(self, pipeline: _Pipeline, start: int, batch: Batch,
+                   targets: list[tuple[BoundedQueue, Batch]]) -> Batch | None:
+        """The processors of `pipeline` from `start` on; what connectors derive is planned into `targets`."""
+        current: Batch | None = batch
+        for proc in pipeline.processors[start:]:
+            assert current is not None
+            if isinstance(proc, Connector):
+                for derived in proc.derive(current):
+                    await self._plan(self.routes.get((proc.id, derived.signal), []), derived, targets)
+            current = await proc.process(current)
+            if current is None:
+                return None
+        return current
+
+    async def _release(self, pipeline: _Pipeline, start: int, batch: Batch) -> None:
+        """Data a processor held back (already acknowledged): the rest of the pipeline, queued regardless."""
+        targets: list[tuple[BoundedQueue, Batch]] = []
+        result = await self._run(pipeline, start, batch, targets)
+        if result is not None and result.items:
+            targets.extend((q, result) for q in pipeline.queues)
+        for q, b in targets:
+            q.put(b.data(), b.items, force=True)
 
     def _queue(self, exporter_id: str, signal: Signal) -> BoundedQueue:
         key = (exporter_id, signal)
@@ -203,7 +284,7 @@ class Service:
         self._build()
         host = Host(data_dir=self.config.data_dir, telemetry=self.telemetry)
         try:
-            for component in [*self.exporters.values(), *self.processors.values()]:
+            for component in [*self.exporters.values(), *self.connectors.values(), *self.processors.values()]:
                 await component.start(host)
                 self._started.append(component)
             for sender in self.senders:
@@ -224,12 +305,14 @@ class Service:
         receivers = [c for c in self._started if isinstance(c, Receiver)]
         for receiver in receivers:
             await receiver.shutdown()
+        # Processors first: one holding data back (the tail sampler) releases it into the queues, which
+        # then drain; exporters last.
+        started = [c for c in self._started if not isinstance(c, Receiver)]
+        for processor in reversed([c for c in started if isinstance(c, Processor)]):
+            await _shutdown(processor)
         await asyncio.gather(*(s.stop(timeout) for s in self.senders))
-        for component in reversed([c for c in self._started if not isinstance(c, Receiver)]):
-            try:
-                await component.shutdown()
-            except Exception:
-                log.exception("error shutting down %s", getattr(component, "id", component))
+        for exporter in reversed([c for c in started if not isinstance(c, Processor)]):
+            await _shutdown(exporter)
         self._started.clear()
         self.senders.clear()
         await self.telemetry.close()
@@ -248,25 +331,18 @@ class Service:
         self._stop.set()
 
 
-def _fanout(pipelines: list[tuple[list[Processor], list[BoundedQueue]]]) -> Any:
-    last = len(pipelines) - 1
+@dataclass
+class _Pipeline:
+    name: str
+    processors: list[Processor]
+    queues: list[BoundedQueue]
 
-    async def consume(batch: Batch) -> None:
-        targets: list[tuple[BoundedQueue, Batch]] = []
-        for i, (procs, queues) in enumerate(pipelines):
-            current: Batch | None = batch.copy() if procs and i != last else batch
-            for proc in procs:
-                assert current is not None
-                current = await proc.process(current)
-                if current is None:
-                    break
-            if current is None or current.items == 0:
-                continue
-            targets.extend((q, current) for q in queues)
-        full = [q.name for q, b in targets if not q.has_room(len(b.data()))]
-        if full:
-            raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
-        for q, b in targets:
-            q.put(b.data(), b.items)
+    def has_room(self) -> bool:
+        return all(q.has_room(0) for q in self.queues)
 
-    return consume
+
+async def _shutdown(component: Component) -> None:
+    try:
+        await component.shutdown()
+    except Exception:
+        log.exception("error shutting down %s", getattr(component, "id", component))

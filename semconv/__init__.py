@@ -49,3 +49,59 @@ in its attributes or, for a span, its events; whatever a client sent under this 
 LLMTAP_PII_TYPES: Final = "llmtap.pii.types"
 """The kinds the `redact` processor found, sorted, such as `["EMAIL", "PHONE"]`; set with
 `llmtap.pii.detected` (string array)."""
+
+# ------------------------------------------------------------------------------------------------
+# The `genai_metrics` connector's output: span-derived series and one `llmtap.llm_call` event per call.
+# Series are delta sums and histograms, one data point per label set and received request; their labels are
+# the span's `gen_ai.provider.name`, `gen_ai.operation.name`, `gen_ai.request.model`,
+# `gen_ai.response.model`, `error.type`, and the capped `user.id` and `llmtap.tenant.id`; the resource
+# carries `service.name`.
+
+LLMTAP_REQUESTS: Final = "llmtap.requests"
+"""GenAI operations (counter, `{request}`; Prometheus: `llmtap_requests_total`)."""
+
+LLMTAP_TOKENS: Final = "llmtap.tokens"
+"""Tokens by `gen_ai.token.type` (counter, `{token}`; Prometheus: `llmtap_tokens_total`). `input` and `output`
+are the inclusive totals of the semantic conventions; `cache_read`, `cache_write` and `reasoning` are parts of
+them, so never add all five."""
+
+LLMTAP_COST: Final = "llmtap.cost.usd"
+"""Cost in US dollars by `gen_ai.token.type` (counter, `{USD}`; Prometheus: `llmtap_cost_usd_total`). Here the
+types are the disjoint parts of `llmtap.cost.usd` (`input` meaning uncached input, `output` meaning
+non-reasoning output), so their sum is the total."""
+
+LLMTAP_REQUEST_DURATION: Final = "llmtap.request.duration"
+"""Duration of GenAI operations (histogram, `s`, buckets up to ten minutes; Prometheus:
+`llmtap_request_duration_seconds`)."""
+
+LLMTAP_TIME_TO_FIRST_TOKEN: Final = "llmtap.time_to_first_token"
+"""Time to the first chunk of streamed GenAI operations (histogram, `s`; Prometheus:
+`llmtap_time_to_first_token_seconds`)."""
+
+LLMTAP_OTHER: Final = "other"
+"""The value a capped label (`user.id`, `llmtap.tenant.id`) takes for everything outside its top N."""
+
+LLMTAP_LLM_CALL_EVENT: Final = "llmtap.llm_call"
+"""Event name of the log record the connector emits per GenAI span, before sampling: the span's GenAI
+attributes, usage, cost, `llmtap.call.duration`, `otel.status_code`, `error.type`, `session.id` and the two
+previews; the body is a logfmt summary line. ClickHouse stores these as `llm_calls` rows, Loki as log lines."""
+
+LLMTAP_CALL_DURATION: Final = "llmtap.call.duration"
+"""Duration of the GenAI operation (double, s) on an `llmtap.llm_call` event."""
+
+LLMTAP_PREVIEW_INPUT: Final = "llmtap.preview.input"
+"""The start of the call's input as plain text (the last user message, else the first text part), after
+redaction (string, at most `preview_chars` characters)."""
+
+LLMTAP_PREVIEW_OUTPUT: Final = "llmtap.preview.output"
+"""The start of the call's first output text, after redaction (string)."""
+
+# ------------------------------------------------------------------------------------------------
+# The `sample` processor
+
+LLMTAP_SAMPLING_PROBABILITY: Final = "llmtap.sampling.probability"
+"""The probability with which the collector kept this span's trace, for re-weighting counts (1/p each);
+1.0 when a deterministic tail policy (errors, latency, cost, tokens, attribute) kept it (double)."""
+
+LLMTAP_SAMPLING_POLICY: Final = "llmtap.sampling.policy"
+"""The name of the tail-sampling policy that kept the trace (string)."""

@@ -217,6 +217,8 @@ receivers:
 processors:
   redact: {{}}
   cost: {{}}
+connectors:
+  genai_metrics: {{}}
 exporters:
   clickhouse:
     dsn: "chdb://{tmp_path}/clickhouse"
@@ -227,9 +229,10 @@ service:
   shutdown_timeout: 10s
   telemetry: {{metrics: {{endpoint: "127.0.0.1:{ports['telemetry']}"}}}}
   pipelines:
-    traces: {{receivers: [otlp], processors: [redact, cost], exporters: [clickhouse]}}
-    metrics: {{receivers: [otlp], exporters: [clickhouse]}}
+    traces: {{receivers: [otlp], processors: [redact, cost, genai_metrics], exporters: [clickhouse]}}
+    metrics: {{receivers: [otlp, genai_metrics], exporters: [clickhouse]}}
     logs: {{receivers: [otlp], processors: [redact], exporters: [clickhouse]}}
+    logs/calls: {{receivers: [genai_metrics], exporters: [clickhouse]}}
 """
 
 

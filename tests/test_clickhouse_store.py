@@ -36,6 +36,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
 
     client = read_client(store)
     wait_for(lambda: client.command("SELECT count() FROM otel_traces") == 50)
+    wait_for(lambda: client.command("SELECT count() FROM llm_calls") == 50)  # from the genai_metrics connector
     span = traces.resource_spans[0].scope_spans[0].spans[0]
     row = client.query(
         "SELECT ServiceName, SpanKind, SpanName, Duration, SpanAttributes, ResourceAttributes['service.version'] "
@@ -60,11 +61,21 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT count() FROM llm_calls") == 50
     wait_for(lambda: client.command("SELECT count() FROM otel_logs") == 9)
     assert client.command("SELECT Body FROM otel_logs WHERE LogAttributes['i'] = '3'") == "log line 3"
-    wait_for(lambda: client.command("SELECT count() FROM otel_metrics_histogram") == 1)
-    assert client.command("SELECT Count FROM otel_metrics_histogram") == 1
+    histogram = "FROM otel_metrics_histogram WHERE MetricName = 'gen_ai.client.operation.duration'"
+    wait_for(lambda: client.command(f"SELECT count() {histogram}") == 1)
+    assert client.command(f"SELECT Count {histogram}") == 1
     assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
     assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
-    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == 1
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == 2
+    # The connector's series add up to the spans: requests, inclusive input tokens, cost.
+    sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
+    assert client.command(sums + "'llmtap.requests'") == 50
+    assert client.command(sums + "'llmtap.tokens' AND Attributes['gen_ai.token.type'] = 'input'") == \
+        client.command("SELECT sum(InputTokens) FROM llm_calls")
+    cost_series = float(client.command(sums + "'llmtap.cost.usd'"))
+    assert cost_series > 0 and abs(cost_series - float(client.command("SELECT sum(CostUsd) FROM llm_calls"))) < 1e-9
+    assert client.command("SELECT sum(Count) FROM otel_metrics_histogram "
+                          "WHERE MetricName = 'llmtap.request.duration'") == 50
 
 
 def test_read_endpoint_formats_and_refusals(store: Process) -> None:

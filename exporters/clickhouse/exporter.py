@@ -206,7 +206,7 @@ def migrate(client: Any, options: schema.SchemaOptions) -> list[int]:
         log.info("ClickHouse schema: applying migration %d (%s)", version, description)
         for statement in statements:
             client.command(statement)
-        client.command(f"INSERT INTO `{options.database}`.{schema.MIGRATIONS_TABLE} (version, description) "
-                       f"VALUES ({version}, '{description}')")
+        client.insert(schema.MIGRATIONS_TABLE, [[version, description]], column_names=["version", "description"],
+                      database=options.database)
         applied.append(version)
     return applied

@@ -3,7 +3,8 @@ and the staging tables through which ClickHouse flattens OTLP itself.
 
 Each `otlp_*_in` table has `ENGINE = Null` and columns shaped like the OTLP request (nested
 `Array(Tuple(...))`), matching `otlp.proto`; materialized views `ARRAY JOIN` resource -> scope -> item
-into the `otel_*` tables, and GenAI spans from `otel_traces` into `llm_calls`. Python never builds a row.
+into the `otel_*` tables, and the genai_metrics connector's `llmtap.llm_call` log records into `llm_calls`
+(instead of `otel_logs`). Python never builds a row.
 
 Migrations are numbered and recorded in `llmtap_schema_migrations`; each runs once.
 """
@@ -400,28 +401,7 @@ ARRAY JOIN ss.spans AS s"""
 TO `{db}`.otel_traces_trace_id_ts AS
 SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
 FROM `{db}`.otel_traces WHERE TraceId != '' GROUP BY TraceId"""
-    logs = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_logs_mv{c} TO `{db}`.otel_logs AS
-SELECT
-    {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
-    {_hex("r.trace_id")} AS TraceId,
-    {_hex("r.span_id")} AS SpanId,
-    toUInt8(bitAnd(r.flags, 255)) AS TraceFlags,
-    r.severity_text AS SeverityText,
-    toUInt8(greatest(least(r.severity_number, 255), 0)) AS SeverityNumber,
-    ResourceAttributes['service.name'] AS ServiceName,
-    {any_str("r.body", 1)} AS Body,
-    rl.schema_url AS ResourceSchemaUrl,
-    {attr_map("rl.resource.attributes")} AS ResourceAttributes,
-    sl.schema_url AS ScopeSchemaUrl,
-    sl.scope.name AS ScopeName,
-    sl.scope.version AS ScopeVersion,
-    {attr_map("sl.scope.attributes")} AS ScopeAttributes,
-    {attr_map("r.attributes")} AS LogAttributes,
-    r.event_name AS EventName
-FROM `{db}`.otlp_logs_in
-ARRAY JOIN resource_logs AS rl
-ARRAY JOIN rl.scope_logs AS sl
-ARRAY JOIN sl.log_records AS r"""
+    logs = _logs_view(o)
 
     def metric_view(table: str, kind: str, columns: str) -> str:
         return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{table}_mv{c} TO `{db}`.{table} AS
@@ -494,8 +474,36 @@ ARRAY JOIN m.{kind}.data_points AS p"""
     ]
 
 
+
+def _logs_view(o: SchemaOptions, where: str = "") -> str:
+    """Log records from the staging table into otel_logs (`where` filters them, as SQL on `r`)."""
+    db, c = o.database, o.on_cluster
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_logs_mv{c} TO `{db}`.otel_logs AS
+SELECT
+    {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
+    {_hex("r.trace_id")} AS TraceId,
+    {_hex("r.span_id")} AS SpanId,
+    toUInt8(bitAnd(r.flags, 255)) AS TraceFlags,
+    r.severity_text AS SeverityText,
+    toUInt8(greatest(least(r.severity_number, 255), 0)) AS SeverityNumber,
+    ResourceAttributes['service.name'] AS ServiceName,
+    {any_str("r.body", 1)} AS Body,
+    rl.schema_url AS ResourceSchemaUrl,
+    {attr_map("rl.resource.attributes")} AS ResourceAttributes,
+    sl.schema_url AS ScopeSchemaUrl,
+    sl.scope.name AS ScopeName,
+    sl.scope.version AS ScopeVersion,
+    {attr_map("sl.scope.attributes")} AS ScopeAttributes,
+    {attr_map("r.attributes")} AS LogAttributes,
+    r.event_name AS EventName
+FROM `{db}`.otlp_logs_in
+ARRAY JOIN resource_logs AS rl
+ARRAY JOIN rl.scope_logs AS sl
+ARRAY JOIN sl.log_records AS r{where}"""
+
 def _llm_calls_view(o: SchemaOptions) -> str:
-    """GenAI spans (those with `gen_ai.operation.name`) from otel_traces into llm_calls."""
+    """GenAI spans (those with `gen_ai.operation.name`) from otel_traces into llm_calls: schema version 1 only,
+    replaced in version 2 by `_llm_calls_events_view`."""
     db, c = o.database, o.on_cluster
 
     def attr(name: str) -> str:
@@ -538,6 +546,58 @@ FROM `{db}`.otel_traces
 WHERE {attr(gen_ai.GEN_AI_OPERATION_NAME)} != ''"""
 
 
+def _llm_calls_events_view(o: SchemaOptions) -> str:
+    """`llmtap.llm_call` log records (from the genai_metrics connector, so before sampling) into llm_calls."""
+    db, c = o.database, o.on_cluster
+
+    def a(name: str) -> str:
+        return f"A['{name}']"
+
+    def tokens(name: str) -> str:
+        return f"toUInt64OrZero({a(name)})"
+
+    finish = a(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)
+    status = a("otel.status_code")
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.llm_calls_events_mv{c} TO `{db}`.llm_calls AS
+SELECT
+    Timestamp, TraceId, SpanId,
+    R['service.name'] AS ServiceName,
+    {a(gen_ai.GEN_AI_PROVIDER_NAME)} AS Provider,
+    {a(gen_ai.GEN_AI_OPERATION_NAME)} AS Operation,
+    {a(gen_ai.GEN_AI_REQUEST_MODEL)} AS RequestModel,
+    {a(gen_ai.GEN_AI_RESPONSE_MODEL)} AS ResponseModel,
+    {tokens(gen_ai.GEN_AI_USAGE_INPUT_TOKENS)} AS InputTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)} AS OutputTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)} AS CacheReadTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)} AS CacheWriteTokens,
+    {tokens(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)} AS ReasoningTokens,
+    toFloat64OrNull({a(semconv.LLMTAP_COST_USD)}) AS CostUsd,
+    toUInt64(round(greatest(toFloat64OrZero({a(semconv.LLMTAP_CALL_DURATION)}), 0) * 1e9)) AS Duration,
+    toFloat64OrNull({a(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)}) AS TimeToFirstToken,
+    multiIf({status} = 'ERROR', 'Error', {status} = 'OK', 'Ok', 'Unset') AS StatusCode,
+    {a("error.type")} AS ErrorType,
+    JSONExtract(if({finish} = '', '[]', {finish}), 'Array(String)') AS FinishReasons,
+    {a(user_attributes.USER_ID)} AS UserId,
+    {a(semconv.LLMTAP_TENANT_ID)} AS TenantId,
+    {a(session_attributes.SESSION_ID)} AS SessionId,
+    {a(semconv.LLMTAP_PII_DETECTED)} = 'true' AS PiiDetected,
+    {a(semconv.LLMTAP_PREVIEW_INPUT)} AS InputPreview,
+    {a(semconv.LLMTAP_PREVIEW_OUTPUT)} AS OutputPreview
+FROM (
+    SELECT
+        {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
+        {_hex("r.trace_id")} AS TraceId,
+        {_hex("r.span_id")} AS SpanId,
+        {attr_map("rl.resource.attributes")} AS R,
+        {attr_map("r.attributes")} AS A
+    FROM `{db}`.otlp_logs_in
+    ARRAY JOIN resource_logs AS rl
+    ARRAY JOIN rl.scope_logs AS sl
+    ARRAY JOIN sl.log_records AS r
+    WHERE r.event_name = '{semconv.LLMTAP_LLM_CALL_EVENT}'
+)"""
+
+
 # ---------------------------------------------------------------------------------------------
 # Migrations
 
@@ -548,6 +608,12 @@ def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
     """(version, description, statements). Append new versions; never edit a released one."""
     return [
         (1, "OTel tables, llm_calls, OTLP staging tables and views", [*tables(o), *_views(o)]),
+        (2, "llm_calls from the genai_metrics connector's llmtap.llm_call records (before sampling), not spans", [
+            f"DROP VIEW IF EXISTS `{o.database}`.llm_calls_mv{o.on_cluster}",
+            f"DROP VIEW IF EXISTS `{o.database}`.otel_logs_mv{o.on_cluster}",
+            _logs_view(o, f"\nWHERE r.event_name != '{semconv.LLMTAP_LLM_CALL_EVENT}'"),
+            _llm_calls_events_view(o),
+        ]),
     ]
 
 

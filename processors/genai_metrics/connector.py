@@ -1,0 +1,293 @@
+"""`GenAIMetricsConnector`: every GenAI span, before sampling, becomes counts in `llmtap.*` series and one
+`llmtap.llm_call` log record.
+
+The series are delta sums and histograms covering the time since the previous request, emitted with the
+request that produced them: they are queued atomically with the spans (everywhere or nowhere), so the
+accounting survives a crash exactly as the spans do, and a retried request is not counted twice. The
+Prometheus exporter turns deltas into cumulative series.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, ResourceMetrics
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
+from opentelemetry.semconv.attributes import error_attributes, service_attributes
+
+from llmtap import semconv
+from llmtap.collector import attributes
+from llmtap.collector.component import Connector
+from llmtap.collector.signals import Batch, Signal
+from llmtap.processors.cost.processor import usage_of
+from llmtap.processors.genai_metrics.calls import fill_record, input_preview, output_preview
+from llmtap.processors.genai_metrics.cardinality import TopValues
+from llmtap.processors.genai_metrics.config import GenAIMetricsConfig
+
+SCOPE = "llmtap.genai_metrics"
+_DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+_RESOURCE_KEYS = frozenset({service_attributes.SERVICE_NAME, "service.namespace", "deployment.environment.name"})
+_READ = frozenset({
+    gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+    gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, gen_ai.GEN_AI_CONVERSATION_ID, gen_ai.GEN_AI_INPUT_MESSAGES,
+    gen_ai.GEN_AI_OUTPUT_MESSAGES, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
+    session_attributes.SESSION_ID, semconv.LLMTAP_TENANT_ID, semconv.LLMTAP_COST_USD,
+    semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_OUTPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
+    semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_REASONING_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL,
+    semconv.LLMTAP_PII_DETECTED,
+})
+_COST_PARTS = ((semconv.LLMTAP_COST_INPUT_USD, "input"), (semconv.LLMTAP_COST_OUTPUT_USD, "output"),
+               (semconv.LLMTAP_COST_CACHE_READ_USD, "cache_read"),
+               (semconv.LLMTAP_COST_CACHE_WRITE_USD, "cache_write"),
+               (semconv.LLMTAP_COST_REASONING_USD, "reasoning"))
+_LABELS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+           gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
+           semconv.LLMTAP_TENANT_ID)
+_STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _Histogram:
+    __slots__ = ("counts", "max", "min", "n", "sum")
+
+    def __init__(self, size: int):
+        self.counts = [0] * size
+        self.n = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+
+    def add(self, bounds: list[float], value: float) -> None:
+        self.counts[bisect.bisect_left(bounds, value)] += 1
+        self.n += 1
+        self.sum += value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+
+
+@dataclass
+class _Series:
+    requests: int = 0
+    tokens: dict[str, int] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)
+    duration: _Histogram | None = None
+    ttft: _Histogram | None = None
+
+
+Key = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+"""(resource attributes, point attributes) of one series."""
+
+
+class GenAIMetricsConnector(Connector):
+    outputs = frozenset({Signal.METRICS, Signal.LOGS})
+
+    def __init__(self, component_id: str, config: GenAIMetricsConfig,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(component_id)
+        self.config = config
+        self.duration_bounds = list(config.duration_buckets)
+        self.ttft_bounds = list(config.ttft_buckets)
+        self.users = TopValues(config.users.top, config.cardinality_window, clock) if config.users.enabled else None
+        self.tenants = (TopValues(config.tenants.top, config.cardinality_window, clock)
+                        if config.tenants.enabled else None)
+        self._last_ns = time.time_ns()
+
+    # -- per span ---------------------------------------------------------------------------------
+    def _labels(self, found: dict[str, Any], error_type: str) -> tuple[tuple[str, str], ...]:
+        values = {
+            gen_ai.GEN_AI_PROVIDER_NAME: _str(found.get(gen_ai.GEN_AI_PROVIDER_NAME)),
+            gen_ai.GEN_AI_OPERATION_NAME: _str(found.get(gen_ai.GEN_AI_OPERATION_NAME)),
+            gen_ai.GEN_AI_REQUEST_MODEL: _str(found.get(gen_ai.GEN_AI_REQUEST_MODEL)),
+            gen_ai.GEN_AI_RESPONSE_MODEL: _str(found.get(gen_ai.GEN_AI_RESPONSE_MODEL)),
+            error_attributes.ERROR_TYPE: error_type,
+            user_attributes.USER_ID: self.users.label(_str(found.get(user_attributes.USER_ID))) if self.users else "",
+            semconv.LLMTAP_TENANT_ID: (self.tenants.label(_str(found.get(semconv.LLMTAP_TENANT_ID)))
+                                       if self.tenants else ""),
+        }
+        return tuple((k, values[k]) for k in _LABELS if values[k])
+
+    def _count(self, series: _Series, found: dict[str, Any], seconds: float) -> None:
+        series.requests += 1
+        usage = usage_of(found)
+        if usage is not None:
+            for kind, n in (("input", usage.input), ("output", usage.output),
+                            ("cache_read", usage.cache_read), ("cache_write", usage.cache_write),
+                            ("reasoning", usage.reasoning)):
+                if n:
+                    series.tokens[kind] = series.tokens.get(kind, 0) + n
+        for key, kind in _COST_PARTS:
+            part = _number(found.get(key))
+            if part:
+                series.cost[kind] = series.cost.get(kind, 0.0) + part
+        if series.duration is None:
+            series.duration = _Histogram(len(self.duration_bounds) + 1)
+        series.duration.add(self.duration_bounds, seconds)
+        ttft = _number(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        if ttft is not None:
+            if series.ttft is None:
+                series.ttft = _Histogram(len(self.ttft_bounds) + 1)
+            series.ttft.add(self.ttft_bounds, ttft)
+
+    def _call_fields(self, found: dict[str, Any], seconds: float, status: str,
+                     error_type: str) -> dict[str, attributes.Value]:
+        usage = usage_of(found)
+        limit = self.config.preview_chars
+        return {
+            gen_ai.GEN_AI_PROVIDER_NAME: found.get(gen_ai.GEN_AI_PROVIDER_NAME),
+            gen_ai.GEN_AI_OPERATION_NAME: found.get(gen_ai.GEN_AI_OPERATION_NAME),
+            gen_ai.GEN_AI_REQUEST_MODEL: found.get(gen_ai.GEN_AI_REQUEST_MODEL),
+            gen_ai.GEN_AI_RESPONSE_MODEL: found.get(gen_ai.GEN_AI_RESPONSE_MODEL),
+            gen_ai.GEN_AI_USAGE_INPUT_TOKENS: usage.input if usage else None,
+            gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: usage.output if usage else None,
+            gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cache_read if usage else None,
+            gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write if usage else None,
+            gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning if usage else None,
+            semconv.LLMTAP_COST_USD: _number(found.get(semconv.LLMTAP_COST_USD)),
+            semconv.LLMTAP_COST_UNKNOWN_MODEL: found.get(semconv.LLMTAP_COST_UNKNOWN_MODEL) or None,
+            semconv.LLMTAP_CALL_DURATION: seconds,
+            gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: _number(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)),
+            "otel.status_code": status,
+            error_attributes.ERROR_TYPE: error_type,
+            gen_ai.GEN_AI_RESPONSE_FINISH_REASONS: found.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS) or None,
+            user_attributes.USER_ID: found.get(user_attributes.USER_ID),
+            semconv.LLMTAP_TENANT_ID: found.get(semconv.LLMTAP_TENANT_ID),
+            session_attributes.SESSION_ID: (found.get(session_attributes.SESSION_ID)
+                                            or found.get(gen_ai.GEN_AI_CONVERSATION_ID)),
+            semconv.LLMTAP_PII_DETECTED: found.get(semconv.LLMTAP_PII_DETECTED) or None,
+            semconv.LLMTAP_PREVIEW_INPUT: input_preview(found.get(gen_ai.GEN_AI_INPUT_MESSAGES), limit),
+            semconv.LLMTAP_PREVIEW_OUTPUT: output_preview(found.get(gen_ai.GEN_AI_OUTPUT_MESSAGES), limit),
+        }
+
+    # -- per request ------------------------------------------------------------------------------
+    def derive(self, batch: Batch) -> list[Batch]:
+        now_ns = max(time.time_ns(), self._last_ns + 1)
+        series: dict[Key, _Series] = {}
+        calls = ExportLogsServiceRequest() if self.config.calls else None
+        for rs in batch.message.resource_spans:  # type: ignore[union-attr]
+            resource_key: tuple[tuple[str, str], ...] | None = None
+            scope_logs = None
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    found = attributes.pick(span.attributes, _READ)
+                    if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
+                        continue
+                    if resource_key is None:
+                        res = attributes.pick(rs.resource.attributes, _RESOURCE_KEYS)
+                        res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
+                        resource_key = tuple(sorted((k, _str(v)) for k, v in res.items()))
+                    error_type = _str(found.get(error_attributes.ERROR_TYPE))
+                    if not error_type and span.status.code == Status.STATUS_CODE_ERROR:
+                        error_type = "_OTHER"
+                    seconds = max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
+                    key = (resource_key, self._labels(found, error_type))
+                    self._count(series.setdefault(key, _Series()), found, seconds)
+                    if calls is not None:
+                        if scope_logs is None:
+                            rl = calls.resource_logs.add()
+                            rl.resource.CopyFrom(rs.resource)
+                            rl.schema_url = rs.schema_url
+                            scope_logs = rl.scope_logs.add()
+                            scope_logs.scope.name = SCOPE
+                        fields = self._call_fields(found, seconds, _STATUS.get(span.status.code, "UNSET"),
+                                                   error_type)
+                        fill_record(scope_logs.log_records.add(), span, now_ns, fields, bool(error_type))
+        out = []
+        if series:
+            out.append(Batch(Signal.METRICS, self._metrics(series, self._last_ns, now_ns)))
+            self._last_ns = now_ns
+        if calls is not None and calls.resource_logs:
+            out.append(Batch(Signal.LOGS, calls))
+        return out
+
+    def _metrics(self, series: dict[Key, _Series], start_ns: int, end_ns: int) -> ExportMetricsServiceRequest:
+        request = ExportMetricsServiceRequest()
+        by_resource: dict[tuple[tuple[str, str], ...], dict[str, Metric]] = {}
+        for (resource_key, labels), s in series.items():
+            metrics = by_resource.get(resource_key)
+            if metrics is None:
+                metrics = by_resource[resource_key] = self._resource(request.resource_metrics.add(), resource_key)
+            self._point(metrics[semconv.LLMTAP_REQUESTS].sum.data_points.add(), labels, start_ns, end_ns,
+                        ).as_int = s.requests
+            for kind, n in s.tokens.items():
+                self._point(metrics[semconv.LLMTAP_TOKENS].sum.data_points.add(), labels, start_ns, end_ns,
+                            ("gen_ai.token.type", kind)).as_int = n
+            for kind, usd in s.cost.items():
+                self._point(metrics[semconv.LLMTAP_COST].sum.data_points.add(), labels, start_ns, end_ns,
+                            ("gen_ai.token.type", kind)).as_double = usd
+            for name, hist, bounds in ((semconv.LLMTAP_REQUEST_DURATION, s.duration, self.duration_bounds),
+                                       (semconv.LLMTAP_TIME_TO_FIRST_TOKEN, s.ttft, self.ttft_bounds)):
+                if hist is None:
+                    continue
+                point = self._point(metrics[name].histogram.data_points.add(), labels, start_ns, end_ns)
+                point.count = hist.n
+                point.sum = hist.sum
+                point.min = hist.min
+                point.max = hist.max
+                point.bucket_counts.extend(hist.counts)
+                point.explicit_bounds.extend(bounds)
+        for rm in request.resource_metrics:
+            metrics_list = rm.scope_metrics[0].metrics
+            for i in reversed(range(len(metrics_list))):
+                metric = metrics_list[i]
+                if not getattr(metric, metric.WhichOneof("data") or "sum").data_points:
+                    del metrics_list[i]
+        return request
+
+    @staticmethod
+    def _resource(rm: ResourceMetrics, resource_key: tuple[tuple[str, str], ...]) -> dict[str, Metric]:
+        for k, v in resource_key:
+            attributes.put(rm.resource.attributes, k, v)
+        sm = rm.scope_metrics.add()
+        sm.scope.name = SCOPE
+        metrics: dict[str, Metric] = {}
+        for name, unit, description in (
+            (semconv.LLMTAP_REQUESTS, "{request}", "GenAI operations"),
+            (semconv.LLMTAP_TOKENS, "{token}", "Tokens by gen_ai.token.type (input and output are inclusive)"),
+            (semconv.LLMTAP_COST, "{USD}", "Cost in US dollars by part"),
+        ):
+            m = sm.metrics.add(name=name, unit=unit, description=description)
+            m.sum.aggregation_temporality = _DELTA
+            m.sum.is_monotonic = True
+            metrics[name] = m
+        for name, description in ((semconv.LLMTAP_REQUEST_DURATION, "Duration of GenAI operations"),
+                                  (semconv.LLMTAP_TIME_TO_FIRST_TOKEN, "Time to the first chunk of a stream")):
+            m = sm.metrics.add(name=name, unit="s", description=description)
+            m.histogram.aggregation_temporality = _DELTA
+            metrics[name] = m
+        return metrics
+
+    @staticmethod
+    def _point(point: Any, labels: tuple[tuple[str, str], ...], start_ns: int, end_ns: int,
+               *extra: tuple[str, str]) -> Any:
+        point.start_time_unix_nano = start_ns
+        point.time_unix_nano = end_ns
+        for k, v in (*labels, *extra):
+            kv = point.attributes.add()
+            kv.key = k
+            kv.value.string_value = v
+        return point
