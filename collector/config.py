@@ -246,6 +246,7 @@ receivers:
 processors:
   redact: {}
   cost: {}
+  sample: {}
 connectors:
   genai_metrics: {}
 exporters:
@@ -254,11 +255,11 @@ exporters:
     ttl: 720h
 service:
   pipelines:
-    traces:     {receivers: [otlp], processors: [redact, cost, genai_metrics], exporters: [clickhouse]}
+    traces:     {receivers: [otlp], processors: [redact, cost, genai_metrics, sample], exporters: [clickhouse]}
     metrics:    {receivers: [otlp, genai_metrics], exporters: [clickhouse]}
     logs:       {receivers: [otlp], processors: [redact], exporters: [clickhouse]}
     logs/calls: {receivers: [genai_metrics], exporters: [clickhouse]}
   telemetry: {metrics: {endpoint: "127.0.0.1:8888"}}
 """
-"""The embedded default. `${data_dir}` is the data directory. The normalize and sample processors join when
-they land (processors issue)."""
+"""The embedded default. `${data_dir}` is the data directory. `sample: {}` keeps everything; configure a head
+ratio or tail policies in a file. The normalize processor joins when it lands (processors issue)."""

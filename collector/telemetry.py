@@ -65,6 +65,12 @@ class SelfTelemetry:
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.redacted = Counter("llmtap_processor_redacted_findings", "PII and secrets found by a redact processor",
                                 ["processor", "type"], registry=r)
+        self.sampled = Counter("llmtap_processor_sampled_spans", "Spans a sample processor kept or dropped",
+                               ["processor", "decision"], registry=r)
+        self.tail_traces = Counter("llmtap_processor_tail_traces",
+                                   "Traces a tail sampler decided: kept after the wait, kept early because "
+                                   "max_traces was reached (evicted), dropped; late counts spans after a decision",
+                                   ["processor", "outcome"], registry=r)
         self.ready = Gauge("llmtap_ready", "1 when every component has started", registry=r)
         self._queues: list[BoundedQueue] = []
         r.register(_QueueCollector(lambda: self._queues))
