@@ -1,0 +1,147 @@
+"""The genai_metrics connector on crafted requests: series, labels, caps, histograms and llm_call records."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from llmtap import semconv
+from llmtap.collector.attributes import value_of
+from llmtap.collector.signals import Batch, Signal
+from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from llmtap.processors.genai_metrics.cardinality import TopValues
+from tests.otlp_data import kv
+
+START = 1_700_000_000_000_000_000
+
+
+def _request(*spans: dict[str, Any], service: str = "bot") -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", service))
+    ss = rs.scope_spans.add()
+    for spec in spans:
+        spec = dict(spec)
+        seconds = spec.pop("seconds", 1.0)
+        error = spec.pop("error", False)
+        span = ss.spans.add(trace_id=os.urandom(16), span_id=os.urandom(8), name="x",
+                            start_time_unix_nano=START, end_time_unix_nano=START + int(seconds * 1e9))
+        if error:
+            span.status.code = Status.STATUS_CODE_ERROR
+        span.attributes.extend(kv(k, v) for k, v in spec.items())
+    return request
+
+
+def _chat(model: str = "gpt-4o", **extra: Any) -> dict[str, Any]:
+    return {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": model,
+            "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20, **extra}
+
+
+def _points(batches: list[Batch], name: str) -> list[tuple[dict[str, str], Any]]:
+    metrics = next(b for b in batches if b.signal is Signal.METRICS).message
+    out = []
+    for rm in metrics.resource_metrics:  # type: ignore[union-attr]
+        service = {a.key: a.value.string_value for a in rm.resource.attributes}["service.name"]
+        for metric in rm.scope_metrics[0].metrics:
+            if metric.name == name:
+                data = metric.sum if metric.HasField("sum") else metric.histogram
+                for p in data.data_points:
+                    labels = {a.key: a.value.string_value for a in p.attributes}
+                    out.append(({**labels, "service.name": service}, p))
+    return out
+
+
+def _records(batches: list[Batch]) -> list[Any]:
+    logs = next(b for b in batches if b.signal is Signal.LOGS).message
+    return [r for rl in logs.resource_logs for sl in rl.scope_logs for r in sl.log_records]  # type: ignore[union-attr]
+
+
+def test_series_labels_histograms_and_error_types() -> None:
+    connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
+    out = connector.derive(Batch(Signal.TRACES, _request(
+        _chat(seconds=0.1), _chat(seconds=0.3), _chat(seconds=700.0, **{"error.type": "timeout"}),
+        _chat(error=True), _chat("claude", **{"gen_ai.response.time_to_first_chunk": 0.42}),
+        {"http.route": "/not/genai"})))
+    requests_ = {(labels.get("gen_ai.request.model"), labels.get("error.type", "")): p.as_int
+                 for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
+    assert requests_ == {("gpt-4o", ""): 2, ("gpt-4o", "timeout"): 1, ("gpt-4o", "_OTHER"): 1, ("claude", ""): 1}
+    durations = {labels.get("error.type", ""): p for labels, p in _points(out, semconv.LLMTAP_REQUEST_DURATION)
+                 if labels["gen_ai.request.model"] == "gpt-4o"}
+    ok = durations[""]
+    assert ok.count == 2 and list(ok.bucket_counts)[:3] == [1, 0, 1], "0.1 s is in (.., 0.1], 0.3 s in (0.25, 0.5]"
+    assert list(ok.explicit_bounds)[-1] == 600.0 and durations["timeout"].bucket_counts[-1] == 1
+    assert abs(ok.sum - 0.4) < 1e-9 and ok.min == 0.1 and ok.max == 0.3
+    ttft = _points(out, semconv.LLMTAP_TIME_TO_FIRST_TOKEN)
+    assert [(labels["gen_ai.request.model"], p.count, p.sum) for labels, p in ttft] == [("claude", 1, 0.42)]
+    tokens = sum(p.as_int for labels, p in _points(out, semconv.LLMTAP_TOKENS)
+                 if labels["gen_ai.token.type"] == "input")
+    assert tokens == 500
+    assert len(_records(out)) == 5, "one record per GenAI span; the HTTP span has none"
+    # The next request's points start where these ended: contiguous delta intervals.
+    first_end = _points(out, semconv.LLMTAP_REQUESTS)[0][1].time_unix_nano
+    again = connector.derive(Batch(Signal.TRACES, _request(_chat())))
+    assert _points(again, semconv.LLMTAP_REQUESTS)[0][1].start_time_unix_nano == first_end
+
+
+def test_user_and_tenant_labels_are_capped_without_losing_counts() -> None:
+    now = [0.0]
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig.model_validate(
+        {"users": {"top": 2}, "tenants": {"enabled": False}, "cardinality_window": 60}), clock=lambda: now[0])
+    spans = [_chat(**{"user.id": u, "llmtap.tenant.id": "acme"}) for u in ("a", "b", "c", "c", "c", "a")]
+    out = connector.derive(Batch(Signal.TRACES, _request(*spans)))
+    counts = {labels.get("user.id"): p.as_int for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
+    assert counts == {"a": 2, "b": 1, semconv.LLMTAP_OTHER: 3}, "first come while the window is young"
+    assert all("llmtap.tenant.id" not in labels for labels, _ in _points(out, semconv.LLMTAP_REQUESTS))
+    now[0] = 61.0  # the next window admits the two most frequent of the last one: c and a
+    out = connector.derive(Batch(Signal.TRACES, _request(*spans)))
+    counts = {labels.get("user.id"): p.as_int for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
+    assert counts == {"a": 2, "c": 3, semconv.LLMTAP_OTHER: 1}
+
+
+def test_top_values_stay_bounded() -> None:
+    top = TopValues(top=3, window=10, clock=lambda: 0.0)
+    labels = [top.label(f"user-{i}") for i in range(1000)]
+    assert labels[:3] == ["user-0", "user-1", "user-2"] and set(labels[3:]) == {semconv.LLMTAP_OTHER}
+    assert len(top.counts) <= 30 and top.label("") == ""
+
+
+def _logfmt(line: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in shlex.split(line))
+
+
+def test_llm_call_records_carry_the_row_and_a_logfmt_line() -> None:
+    messages = [{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+                {"role": "user", "parts": [{"type": "text", "content": "first question"}]},
+                {"role": "assistant", "parts": [{"type": "text", "content": "an answer"}]},
+                {"role": "user", "parts": [{"type": "tool_call_response", "response": "{}"},
+                                           {"type": "text", "content": "and now: " + "x" * 300}]}]
+    output = [{"role": "assistant", "parts": [{"type": "reasoning", "content": "hmm"},
+                                              {"type": "text", "content": 'say "hi" = ok'}]}]
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
+    out = connector.derive(Batch(Signal.TRACES, _request(
+        _chat(**{"gen_ai.input.messages": json.dumps(messages), "gen_ai.output.messages": json.dumps(output),
+                 "gen_ai.response.finish_reasons": ["stop"], "session.id": "s-1", semconv.LLMTAP_COST_USD: 0.0012,
+                 "gen_ai.usage.cache_read.input_tokens": 40}),
+        _chat(error=True, **{"gen_ai.input.messages": "not json at all", "gen_ai.conversation.id": "conv-9"}))))
+    ok, failed = _records(out)
+    attrs = {kv_.key: value_of(kv_.value) for kv_ in ok.attributes}
+    assert ok.event_name == semconv.LLMTAP_LLM_CALL_EVENT and ok.time_unix_nano == START
+    assert attrs[semconv.LLMTAP_PREVIEW_INPUT] == ("and now: " + "x" * 300)[:200]
+    assert attrs[semconv.LLMTAP_PREVIEW_OUTPUT] == 'say "hi" = ok'
+    assert attrs["gen_ai.usage.input_tokens"] == 100 and attrs["gen_ai.usage.cache_read.input_tokens"] == 40
+    assert attrs[semconv.LLMTAP_CALL_DURATION] == 1.0 and attrs["otel.status_code"] == "UNSET"
+    assert attrs["session.id"] == "s-1" and attrs["gen_ai.response.finish_reasons"] == ["stop"]
+    line = _logfmt(ok.body.string_value)
+    assert line == {"operation": "chat", "provider": "openai", "model": "gpt-4o", "input_tokens": "100",
+                    "output_tokens": "20", "cost_usd": "0.0012", "duration_s": "1", "finish_reason": "stop"}
+    failed_attrs = {kv_.key: value_of(kv_.value) for kv_ in failed.attributes}
+    assert failed.severity_text == "ERROR" and failed_attrs["error.type"] == "_OTHER"
+    assert failed_attrs[semconv.LLMTAP_PREVIEW_INPUT] == "not json at all"
+    assert failed_attrs["session.id"] == "conv-9", "the conversation id stands in for a session"
+    assert re.search(r"\berror_type=_OTHER\b", failed.body.string_value)
