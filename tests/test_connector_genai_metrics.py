@@ -125,9 +125,9 @@ def test_llm_call_records_carry_the_row_and_a_logfmt_line() -> None:
                                               {"type": "text", "content": 'say "hi" = ok'}]}]
     connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
     out = connector.derive(Batch(Signal.TRACES, _request(
-        _chat(**{"gen_ai.input.messages": json.dumps(messages), "gen_ai.output.messages": json.dumps(output),
-                 "gen_ai.response.finish_reasons": ["stop"], "session.id": "s-1", semconv.LLMTAP_COST_USD: 0.0012,
-                 "gen_ai.usage.cache_read.input_tokens": 40}),
+        _chat("gpt-4o", **{"gen_ai.input.messages": json.dumps(messages), "gen_ai.output.messages": json.dumps(output),
+                           "gen_ai.response.finish_reasons": ["stop"], "session.id": "s-1",
+                           semconv.LLMTAP_COST_USD: 0.0012, "gen_ai.usage.cache_read.input_tokens": 40}),
         _chat(error=True, **{"gen_ai.input.messages": "not json at all", "gen_ai.conversation.id": "conv-9"}))))
     ok, failed = _records(out)
     attrs = {kv_.key: value_of(kv_.value) for kv_ in ok.attributes}
