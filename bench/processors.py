@@ -4,8 +4,11 @@ The floor parses each serialised `ExportTraceServiceRequest` and serialises it a
 does for a request no processor changes is less: it keeps the received bytes). Each processor is measured
 on fresh parses of the same requests, parse and serialise included, so a ratio of 0.5 means the processor
 costs as much as parsing and serialising. 512-span requests of GenAI spans with ~30 attributes and 1 KB
-of message content each (PII-free: for the scanner on PII-dense text see bench/redact.py). Only `redact` and
-`cost` exist so far. Run: `.venv/bin/python -m bench.processors`.
+of message content each (PII-free: for the scanner on PII-dense text see bench/redact.py). The
+`genai_metrics` row includes serialising what it derives; `sample/tail` holds every span, then decides and
+releases them all (serialising the kept ones); `chain` is redact -> cost -> genai_metrics -> sample (head
+0.5) on the same request, as in a pipeline. `normalize` does not exist yet.
+Run: `.venv/bin/python -m bench.processors`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from collections.abc import Callable
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.timing import best_cpu_seconds
-from llmtap.collector.component import Processor
+from llmtap.collector.component import Connector, Downstream, Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
+from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
 from llmtap.processors.redact import RedactConfig, RedactProcessor
+from llmtap.processors.sample import SampleConfig, SampleProcessor
 from tests.otlp_data import genai_spans
 
 SPANS_PER_REQUEST = 512
@@ -34,14 +39,42 @@ def floor(data: bytes) -> None:
     ExportTraceServiceRequest.FromString(data).SerializeToString()
 
 
-def through(processor: Processor) -> Callable[[bytes], None]:
+def through(*processors: Processor) -> Callable[[bytes], None]:
     loop = asyncio.new_event_loop()
 
+    async def run(batch: Batch) -> None:
+        current: Batch | None = batch
+        for processor in processors:
+            assert current is not None
+            if isinstance(processor, Connector):
+                for derived in processor.derive(current):
+                    derived.data()
+            current = await processor.process(current)
+        if current is not None:
+            current.data()
+
     def step(data: bytes) -> None:
-        batch = Batch(Signal.TRACES, ExportTraceServiceRequest.FromString(data), data)
-        out = loop.run_until_complete(processor.process(batch))
-        assert out is not None
-        out.data()
+        loop.run_until_complete(run(Batch(Signal.TRACES, ExportTraceServiceRequest.FromString(data), data)))
+    return step
+
+
+def tail_sampled() -> Callable[[bytes], None]:
+    """Hold every span of a request, then decide and release all its traces."""
+    processor = SampleProcessor("sample", SampleConfig.model_validate(
+        {"tail": {"decision_wait": 3600, "policies": [{"name": "errors", "type": "errors"},
+                                                      {"name": "rest", "type": "probabilistic", "ratio": 0.5}]}}))
+    loop = asyncio.new_event_loop()
+
+    async def emit(batch: Batch) -> None:
+        batch.data()
+
+    processor.downstream = Downstream(emit=emit, has_room=lambda: True)
+
+    def step(data: bytes) -> None:
+        assert processor.tail is not None
+        loop.run_until_complete(processor.process(Batch(Signal.TRACES, ExportTraceServiceRequest.FromString(data),
+                                                        data)))
+        loop.run_until_complete(processor._release(processor.tail.due(everything=True), "decided"))
     return step
 
 
@@ -54,11 +87,21 @@ def main() -> None:
                 for i in range(args.requests)]
     base = spans_per_second(payloads, floor, args.rounds)
     print(f"floor (parse + serialise): {base:,.0f} spans/s (CPU time, best of {args.rounds})")
-    for name, processor in (("redact", RedactProcessor("redact", RedactConfig())),
-                            ("cost", CostProcessor("cost", CostConfig()))):
-        rate = spans_per_second(payloads, through(processor), args.rounds)
+    head = SampleConfig.model_validate({"head": {"ratio": 0.5}})
+    rows: list[tuple[str, Callable[[bytes], None]]] = [
+        ("redact", through(RedactProcessor("redact", RedactConfig()))),
+        ("cost", through(CostProcessor("cost", CostConfig()))),
+        ("genai_metrics", through(GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()))),
+        ("sample/head", through(SampleProcessor("sample", head))),
+        ("sample/tail", tail_sampled()),
+        ("chain", through(RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
+                          GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
+                          SampleProcessor("sample", head))),
+    ]
+    for name, step in rows:
+        rate = spans_per_second(payloads, step, args.rounds)
         per_span = (1 / rate - 1 / base) * 1e6
-        print(f"{name:>6}: {rate:,.0f} spans/s = {rate / base:.2f}x the floor; +{per_span:.1f} us CPU per span")
+        print(f"{name:>13}: {rate:,.0f} spans/s = {rate / base:.2f}x the floor; +{per_span:.1f} us CPU per span")
 
 
 if __name__ == "__main__":

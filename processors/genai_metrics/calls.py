@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes import error_attributes
 
 from llmtap import semconv
 from llmtap.collector import attributes
@@ -65,11 +67,12 @@ def output_preview(value: Any, limit: int) -> str:
     return ""
 
 
+_PLAIN = re.compile(r"[^\s=\"\\]+")
+
+
 def _logfmt_value(value: Any) -> str:
     text = f"{value:.6g}" if isinstance(value, float) else str(value)
-    if text == "" or any(c in text for c in ' ="\\') or not text.isprintable():
-        return json.dumps(text, ensure_ascii=False)
-    return text
+    return text if _PLAIN.fullmatch(text) and text.isprintable() else json.dumps(text, ensure_ascii=False)
 
 
 def logfmt(fields: dict[str, Any]) -> str:
@@ -77,9 +80,10 @@ def logfmt(fields: dict[str, Any]) -> str:
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None and v != "")
 
 
-def fill_record(record: LogRecord, span: Any, time_ns: int, fields: dict[str, attributes.Value],
-                error: bool) -> None:
-    """The record for one span: its ids and start time, `fields` as attributes, and a logfmt body."""
+def fill_record(record: LogRecord, span: Any, time_ns: int, copied: list[Any], extra: dict[str, attributes.Value],
+                found: dict[str, Any], error: bool) -> None:
+    """The record for one span: its ids and start time, the span's attributes in `copied` (KeyValues, copied
+    as they are), those in `extra`, and a logfmt body."""
     record.event_name = semconv.LLMTAP_LLM_CALL_EVENT
     record.time_unix_nano = span.start_time_unix_nano
     record.observed_time_unix_nano = time_ns
@@ -88,22 +92,23 @@ def fill_record(record: LogRecord, span: Any, time_ns: int, fields: dict[str, at
     record.flags = span.flags & 0xFF
     record.severity_number = SeverityNumber.SEVERITY_NUMBER_ERROR if error else SeverityNumber.SEVERITY_NUMBER_INFO
     record.severity_text = "ERROR" if error else "INFO"
-    for key, value in fields.items():
+    record.attributes.extend(copied)
+    for key, value in extra.items():
         if value is None or value == "":
             continue
         kv = record.attributes.add()
         kv.key = key
         attributes.set_value(kv.value, value)
+    finish = found.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)
     record.body.string_value = logfmt({
-        "operation": fields.get(gen_ai.GEN_AI_OPERATION_NAME),
-        "provider": fields.get(gen_ai.GEN_AI_PROVIDER_NAME),
-        "model": fields.get(gen_ai.GEN_AI_RESPONSE_MODEL) or fields.get(gen_ai.GEN_AI_REQUEST_MODEL),
-        "input_tokens": fields.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS),
-        "output_tokens": fields.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS),
-        "cost_usd": fields.get(semconv.LLMTAP_COST_USD),
-        "duration_s": fields.get(semconv.LLMTAP_CALL_DURATION),
-        "ttft_s": fields.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
-        "finish_reason": ",".join(str(r) for r in fields.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS) or ())  # type: ignore[union-attr]
-        or None,
-        "error_type": fields.get("error.type"),
+        "operation": found.get(gen_ai.GEN_AI_OPERATION_NAME),
+        "provider": found.get(gen_ai.GEN_AI_PROVIDER_NAME),
+        "model": found.get(gen_ai.GEN_AI_RESPONSE_MODEL) or found.get(gen_ai.GEN_AI_REQUEST_MODEL),
+        "input_tokens": extra.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS),
+        "output_tokens": extra.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS),
+        "cost_usd": found.get(semconv.LLMTAP_COST_USD),
+        "duration_s": extra.get(semconv.LLMTAP_CALL_DURATION),
+        "ttft_s": found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+        "finish_reason": ",".join(str(r) for r in finish) if isinstance(finish, list) else finish,
+        "error_type": found.get(error_attributes.ERROR_TYPE) or extra.get(error_attributes.ERROR_TYPE),
     })

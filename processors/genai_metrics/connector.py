@@ -27,6 +27,7 @@ from llmtap import semconv
 from llmtap.collector import attributes
 from llmtap.collector.component import Connector
 from llmtap.collector.signals import Batch, Signal
+from llmtap.processors.cost.prices import Usage
 from llmtap.processors.cost.processor import usage_of
 from llmtap.processors.genai_metrics.calls import fill_record, input_preview, output_preview
 from llmtap.processors.genai_metrics.cardinality import TopValues
@@ -47,6 +48,13 @@ _READ = frozenset({
     semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_REASONING_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL,
     semconv.LLMTAP_PII_DETECTED,
 })
+_COPIED = frozenset({
+    gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+    gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, gen_ai.GEN_AI_RESPONSE_FINISH_REASONS,
+    error_attributes.ERROR_TYPE, user_attributes.USER_ID, session_attributes.SESSION_ID, semconv.LLMTAP_TENANT_ID,
+    semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED,
+})
+"""Attributes the `llmtap.llm_call` record takes from the span as they are."""
 _COST_PARTS = ((semconv.LLMTAP_COST_INPUT_USD, "input"), (semconv.LLMTAP_COST_OUTPUT_USD, "output"),
                (semconv.LLMTAP_COST_CACHE_READ_USD, "cache_read"),
                (semconv.LLMTAP_COST_CACHE_WRITE_USD, "cache_write"),
@@ -131,9 +139,8 @@ class GenAIMetricsConnector(Connector):
         }
         return tuple((k, values[k]) for k in _LABELS if values[k])
 
-    def _count(self, series: _Series, found: dict[str, Any], seconds: float) -> None:
+    def _count(self, series: _Series, found: dict[str, Any], usage: Usage | None, seconds: float) -> None:
         series.requests += 1
-        usage = usage_of(found)
         if usage is not None:
             for kind, n in (("input", usage.input), ("output", usage.output),
                             ("cache_read", usage.cache_read), ("cache_write", usage.cache_write),
@@ -153,35 +160,28 @@ class GenAIMetricsConnector(Connector):
                 series.ttft = _Histogram(len(self.ttft_bounds) + 1)
             series.ttft.add(self.ttft_bounds, ttft)
 
-    def _call_fields(self, found: dict[str, Any], seconds: float, status: str,
-                     error_type: str) -> dict[str, attributes.Value]:
-        usage = usage_of(found)
+    def _call_extra(self, found: dict[str, Any], usage: Usage | None, seconds: float, status: str,
+                    error_type: str) -> dict[str, attributes.Value]:
+        """What the `llmtap.llm_call` record adds to the attributes copied from the span."""
         limit = self.config.preview_chars
-        return {
-            gen_ai.GEN_AI_PROVIDER_NAME: found.get(gen_ai.GEN_AI_PROVIDER_NAME),
-            gen_ai.GEN_AI_OPERATION_NAME: found.get(gen_ai.GEN_AI_OPERATION_NAME),
-            gen_ai.GEN_AI_REQUEST_MODEL: found.get(gen_ai.GEN_AI_REQUEST_MODEL),
-            gen_ai.GEN_AI_RESPONSE_MODEL: found.get(gen_ai.GEN_AI_RESPONSE_MODEL),
-            gen_ai.GEN_AI_USAGE_INPUT_TOKENS: usage.input if usage else None,
-            gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: usage.output if usage else None,
-            gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cache_read if usage else None,
-            gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write if usage else None,
-            gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning if usage else None,
-            semconv.LLMTAP_COST_USD: _number(found.get(semconv.LLMTAP_COST_USD)),
-            semconv.LLMTAP_COST_UNKNOWN_MODEL: found.get(semconv.LLMTAP_COST_UNKNOWN_MODEL) or None,
-            semconv.LLMTAP_CALL_DURATION: seconds,
-            gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: _number(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)),
-            "otel.status_code": status,
-            error_attributes.ERROR_TYPE: error_type,
-            gen_ai.GEN_AI_RESPONSE_FINISH_REASONS: found.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS) or None,
-            user_attributes.USER_ID: found.get(user_attributes.USER_ID),
-            semconv.LLMTAP_TENANT_ID: found.get(semconv.LLMTAP_TENANT_ID),
-            session_attributes.SESSION_ID: (found.get(session_attributes.SESSION_ID)
-                                            or found.get(gen_ai.GEN_AI_CONVERSATION_ID)),
-            semconv.LLMTAP_PII_DETECTED: found.get(semconv.LLMTAP_PII_DETECTED) or None,
-            semconv.LLMTAP_PREVIEW_INPUT: input_preview(found.get(gen_ai.GEN_AI_INPUT_MESSAGES), limit),
-            semconv.LLMTAP_PREVIEW_OUTPUT: output_preview(found.get(gen_ai.GEN_AI_OUTPUT_MESSAGES), limit),
-        }
+        extra: dict[str, attributes.Value] = {semconv.LLMTAP_CALL_DURATION: seconds, "otel.status_code": status}
+        if usage is not None:
+            extra[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = usage.input
+            extra[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output
+            for key, n in ((gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read),
+                           (gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write),
+                           (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning)):
+                if n:
+                    extra[key] = n
+        if error_type and error_attributes.ERROR_TYPE not in found:
+            extra[error_attributes.ERROR_TYPE] = error_type
+        if session_attributes.SESSION_ID not in found and gen_ai.GEN_AI_CONVERSATION_ID in found:
+            extra[session_attributes.SESSION_ID] = found[gen_ai.GEN_AI_CONVERSATION_ID]
+        if gen_ai.GEN_AI_INPUT_MESSAGES in found:
+            extra[semconv.LLMTAP_PREVIEW_INPUT] = input_preview(found[gen_ai.GEN_AI_INPUT_MESSAGES], limit)
+        if gen_ai.GEN_AI_OUTPUT_MESSAGES in found:
+            extra[semconv.LLMTAP_PREVIEW_OUTPUT] = output_preview(found[gen_ai.GEN_AI_OUTPUT_MESSAGES], limit)
+        return extra
 
     # -- per request ------------------------------------------------------------------------------
     def derive(self, batch: Batch) -> list[Batch]:
@@ -193,7 +193,14 @@ class GenAIMetricsConnector(Connector):
             scope_logs = None
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    found = attributes.pick(span.attributes, _READ)
+                    found: dict[str, Any] = {}
+                    copied = []
+                    for kv in span.attributes:  # one pass: reading attributes is the cost here
+                        key = kv.key
+                        if key in _READ:
+                            found[key] = attributes.value_of(kv.value)
+                            if key in _COPIED:
+                                copied.append(kv)
                     if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
                         continue
                     if resource_key is None:
@@ -204,8 +211,9 @@ class GenAIMetricsConnector(Connector):
                     if not error_type and span.status.code == Status.STATUS_CODE_ERROR:
                         error_type = "_OTHER"
                     seconds = max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
+                    usage = usage_of(found)
                     key = (resource_key, self._labels(found, error_type))
-                    self._count(series.setdefault(key, _Series()), found, seconds)
+                    self._count(series.setdefault(key, _Series()), found, usage, seconds)
                     if calls is not None:
                         if scope_logs is None:
                             rl = calls.resource_logs.add()
@@ -213,9 +221,10 @@ class GenAIMetricsConnector(Connector):
                             rl.schema_url = rs.schema_url
                             scope_logs = rl.scope_logs.add()
                             scope_logs.scope.name = SCOPE
-                        fields = self._call_fields(found, seconds, _STATUS.get(span.status.code, "UNSET"),
-                                                   error_type)
-                        fill_record(scope_logs.log_records.add(), span, now_ns, fields, bool(error_type))
+                        extra = self._call_extra(found, usage, seconds, _STATUS.get(span.status.code, "UNSET"),
+                                                 error_type)
+                        fill_record(scope_logs.log_records.add(), span, now_ns, copied, extra, found,
+                                    bool(error_type))
         out = []
         if series:
             out.append(Batch(Signal.METRICS, self._metrics(series, self._last_ns, now_ns)))
