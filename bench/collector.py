@@ -1,7 +1,8 @@
 """Collector throughput into the embedded store, against the Python floor measured in the same run.
 
 For each transport (OTLP/HTTP, OTLP/gRPC) and payload (with and without 1 KB of message content per
-span): a fresh collector subprocess on the default pipeline and a chDB store, 4 concurrent senders of
+span): a fresh collector subprocess on the default pipeline and a chDB store (and, with content over HTTP,
+the same with no processors: the processors' share of the end-to-end time), 4 concurrent senders of
 512-span requests with ~30 GenAI attributes per span. Reported: spans/s acknowledged, spans/s persisted
 (rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans.
 
@@ -85,13 +86,13 @@ def python_floor(payloads: list[bytes]) -> float:
     return total / elapsed
 
 
-def run_collector(payloads: list[bytes], transport: str) -> dict[str, float]:
+def run_collector(payloads: list[bytes], transport: str, processors: bool = True) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
         config = tmp_path / "llmtap.yaml"
         # the default pipeline and exporter settings; only the ports and paths differ
-        config.write_text(clickhouse_config(tmp_path, ports, batch=None))
+        config.write_text(clickhouse_config(tmp_path, ports, batch=None, processors=processors))
         proc = start_process(config, tmp_path / "collector.log", ports)
         ps = psutil.Process(proc.proc.pid)
         cpu_before = sum(ps.cpu_times()[:2])
@@ -173,9 +174,11 @@ def main() -> None:
         payloads = [genai_spans(SPANS_PER_REQUEST, content_bytes=content, seed=i).SerializeToString()
                     for i in range(args.requests)]
         floor = python_floor(payloads)
-        for transport in ("http", "grpc"):
-            r = run_collector(payloads, transport)
-            print(f"{label:<13} {transport:<9} {r['acked_per_s']:>9,.0f} {r['persisted_per_s']:>12,.0f} "
+        runs = [("http", True), ("grpc", True)] + ([("http", False)] if content else [])
+        for transport, processors in runs:
+            r = run_collector(payloads, transport, processors)
+            name = label if processors else "  processors off"
+            print(f"{name:<13} {transport:<9} {r['acked_per_s']:>9,.0f} {r['persisted_per_s']:>12,.0f} "
                   f"{r['p99_ms']:>8.0f} {r['cpu_s_per_100k']:>10.2f} {r['peak_rss_mb']:>11.0f} {floor:>9,.0f} "
                   f"{r['persisted_per_s'] / floor:>7.1f}x", flush=True)
 

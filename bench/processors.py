@@ -5,7 +5,8 @@ does for a request no processor changes is less: it keeps the received bytes). E
 on fresh parses of the same requests, parse and serialise included, so a ratio of 0.5 means the processor
 costs as much as parsing and serialising. 512-span requests of GenAI spans with ~30 attributes and 1 KB
 of message content each (PII-free: for the scanner on PII-dense text see bench/redact.py). The
-`genai_metrics` row includes serialising what it derives; `sample/tail` holds every span, then decides and
+`genai_metrics` row includes serialising the records it derives and committing its counts (the periodic
+flush of the series is not in it); `sample/tail` holds every span, then decides and
 releases them all (serialising the kept ones); `chain` is redact -> cost -> genai_metrics -> sample (head
 0.5) on the same request, as in a pipeline. `normalize` does not exist yet.
 Run: `.venv/bin/python -m bench.processors`.
@@ -47,8 +48,11 @@ def through(*processors: Processor) -> Callable[[bytes], None]:
         for processor in processors:
             assert current is not None
             if isinstance(processor, Connector):
-                for derived in processor.derive(current):
-                    derived.data()
+                derived = processor.derive(current)
+                for out in derived.batches:
+                    out.data()
+                if derived.commit is not None:
+                    derived.commit()
             current = await processor.process(current)
         if current is not None:
             current.data()

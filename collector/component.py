@@ -84,15 +84,26 @@ class Processor(Component):
     async def process(self, batch: Batch) -> Batch | None: ...
 
 
+@dataclass
+class Derived:
+    """What a connector makes of one batch: batches for the pipelines it feeds, queued with the batch (everywhere
+    or nowhere), and `commit`, run only once they are, so that state a connector keeps (running totals)
+    changes for accepted requests alone and a request retried after backpressure is not counted twice."""
+
+    batches: list[Batch] = field(default_factory=list)
+    commit: Callable[[], None] | None = None
+
+
 class Connector(Processor):
     """Ends one pipeline and feeds others, as in the Collector; listed among a pipeline's processors (so it
     sees the batch at that point, e.g. before sampling) and as a receiver of the pipelines it feeds.
-    The batch itself passes on unchanged."""
+    The batch itself passes on unchanged. Its `downstream.emit` sends what it produces on its own schedule
+    (a periodic flush) into the pipelines it feeds."""
 
     outputs: frozenset[Signal] = frozenset()
 
     @abc.abstractmethod
-    def derive(self, batch: Batch) -> list[Batch]:
+    def derive(self, batch: Batch) -> Derived:
         """What this batch adds to the pipelines the connector feeds (batches of signals in `outputs`)."""
 
     async def process(self, batch: Batch) -> Batch | None:

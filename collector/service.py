@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import signal as os_signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,6 +206,10 @@ class Service:
                                                  has_room=pipeline.has_room)
             for rid in p.receivers:
                 self.routes.setdefault((rid, p.signal), []).append(pipeline)
+        for cid, connector in self.connectors.items():
+            fed = [p for (rid, _), ps in self.routes.items() if rid == cid for p in ps]
+            connector.downstream = Downstream(emit=functools.partial(self._emit, cid),
+                                              has_room=functools.partial(_all_have_room, fed))
         for rid, receiver in self.receivers.items():
             for signal in Signal:
                 if (rid, signal) in self.routes:
@@ -213,31 +218,32 @@ class Service:
     # -- the hot path -----------------------------------------------------------------------------
     async def _consume(self, pipelines: list[_Pipeline], batch: Batch) -> None:
         """A receiver's request: run every pipeline, then queue the results everywhere or nowhere."""
-        targets: list[tuple[BoundedQueue, Batch]] = []
-        await self._plan(pipelines, batch, targets)
-        full = [q.name for q, b in targets if not q.has_room(len(b.data()))]
+        plan = _Plan()
+        await self._plan(pipelines, batch, plan)
+        full = [q.name for q, b in plan.targets if not q.has_room(len(b.data()))]
         if full:
             raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
-        for q, b in targets:
-            q.put(b.data(), b.items)
+        plan.queue()
 
-    async def _plan(self, pipelines: list[_Pipeline], batch: Batch, targets: list[tuple[BoundedQueue, Batch]]) -> None:
+    async def _plan(self, pipelines: list[_Pipeline], batch: Batch, plan: _Plan) -> None:
         last = len(pipelines) - 1
         for i, pipeline in enumerate(pipelines):
             current = batch.copy() if pipeline.processors and i != last else batch
-            result = await self._run(pipeline, 0, current, targets)
+            result = await self._run(pipeline, 0, current, plan)
             if result is not None and result.items:
-                targets.extend((q, result) for q in pipeline.queues)
+                plan.targets.extend((q, result) for q in pipeline.queues)
 
-    async def _run(self, pipeline: _Pipeline, start: int, batch: Batch,
-                   targets: list[tuple[BoundedQueue, Batch]]) -> Batch | None:
-        """The processors of `pipeline` from `start` on; what connectors derive is planned into `targets`."""
+    async def _run(self, pipeline: _Pipeline, start: int, batch: Batch, plan: _Plan) -> Batch | None:
+        """The processors of `pipeline` from `start` on; what connectors derive is planned too."""
         current: Batch | None = batch
         for proc in pipeline.processors[start:]:
             assert current is not None
             if isinstance(proc, Connector):
-                for derived in proc.derive(current):
-                    await self._plan(self.routes.get((proc.id, derived.signal), []), derived, targets)
+                derived = proc.derive(current)
+                for out in derived.batches:
+                    await self._plan(self.routes.get((proc.id, out.signal), []), out, plan)
+                if derived.commit is not None:
+                    plan.commits.append(derived.commit)
             current = await proc.process(current)
             if current is None:
                 return None
@@ -245,12 +251,17 @@ class Service:
 
     async def _release(self, pipeline: _Pipeline, start: int, batch: Batch) -> None:
         """Data a processor held back (already acknowledged): the rest of the pipeline, queued regardless."""
-        targets: list[tuple[BoundedQueue, Batch]] = []
-        result = await self._run(pipeline, start, batch, targets)
+        plan = _Plan()
+        result = await self._run(pipeline, start, batch, plan)
         if result is not None and result.items:
-            targets.extend((q, result) for q in pipeline.queues)
-        for q, b in targets:
-            q.put(b.data(), b.items, force=True)
+            plan.targets.extend((q, result) for q in pipeline.queues)
+        plan.queue(force=True)
+
+    async def _emit(self, connector_id: str, batch: Batch) -> None:
+        """What a connector produces on its own schedule, into the pipelines it feeds, queued regardless."""
+        plan = _Plan()
+        await self._plan(self.routes.get((connector_id, batch.signal), []), batch, plan)
+        plan.queue(force=True)
 
     def _queue(self, exporter_id: str, signal: Signal) -> BoundedQueue:
         key = (exporter_id, signal)
@@ -332,6 +343,23 @@ class Service:
 
 
 @dataclass
+class _Plan:
+    """Where the results of one request go, and what to commit once they are there."""
+
+    targets: list[tuple[BoundedQueue, Batch]] = field(default_factory=list)
+    commits: list[Callable[[], None]] = field(default_factory=list)
+
+    def queue(self, force: bool = False) -> None:
+        for q, b in self.targets:
+            q.put(b.data(), b.items, force=force)
+        for commit in self.commits:
+            try:
+                commit()
+            except Exception:
+                log.exception("a connector failed to commit a request's counts")
+
+
+@dataclass
 class _Pipeline:
     name: str
     processors: list[Processor]
@@ -339,6 +367,10 @@ class _Pipeline:
 
     def has_room(self) -> bool:
         return all(q.has_room(0) for q in self.queues)
+
+
+def _all_have_room(pipelines: list[_Pipeline]) -> bool:
+    return all(p.has_room() for p in pipelines)
 
 
 async def _shutdown(component: Component) -> None:

@@ -205,10 +205,12 @@ def stop_process(p: Process, sig: int = signal.SIGTERM, timeout: float = 60) -> 
     return p.proc.wait(timeout)
 
 
-def clickhouse_config(tmp_path: Path, ports: dict[str, int], batch: str | None = "{flush_interval: 50ms}") -> str:
-    """`batch` is the exporter's batch settings; None keeps the defaults."""
+def clickhouse_config(tmp_path: Path, ports: dict[str, int], batch: str | None = "{flush_interval: 50ms}",
+                      processors: bool = True) -> str:
+    """The embedded default's pipelines on test ports. `batch` is the exporter's batch settings (None keeps the
+    defaults); without `processors`, the traces and logs pipelines run none."""
     batch_line = f"\n    batch: {batch}" if batch else ""
-    return f"""
+    text = f"""
 receivers:
   otlp:
     protocols:
@@ -217,8 +219,9 @@ receivers:
 processors:
   redact: {{}}
   cost: {{}}
+  sample: {{}}
 connectors:
-  genai_metrics: {{}}
+  genai_metrics: {{flush_interval: 1s}}
 exporters:
   clickhouse:
     dsn: "chdb://{tmp_path}/clickhouse"
@@ -229,11 +232,17 @@ service:
   shutdown_timeout: 10s
   telemetry: {{metrics: {{endpoint: "127.0.0.1:{ports['telemetry']}"}}}}
   pipelines:
-    traces: {{receivers: [otlp], processors: [redact, cost, genai_metrics], exporters: [clickhouse]}}
+    traces: {{receivers: [otlp], processors: [redact, cost, genai_metrics, sample], exporters: [clickhouse]}}
     metrics: {{receivers: [otlp, genai_metrics], exporters: [clickhouse]}}
     logs: {{receivers: [otlp], processors: [redact], exporters: [clickhouse]}}
     logs/calls: {{receivers: [genai_metrics], exporters: [clickhouse]}}
 """
+    if not processors:
+        text = text.replace("processors: [redact, cost, genai_metrics, sample]", "processors: []")
+        text = text.replace("processors: [redact]", "processors: []").replace("otlp, genai_metrics]", "otlp]")
+        text = text.split("    logs/calls:")[0]
+        text = text.replace("connectors:\n  genai_metrics: {flush_interval: 1s}\n", "")
+    return text
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == 2
     # The connector's series add up to the spans: requests, inclusive input tokens, cost.
     sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
-    assert client.command(sums + "'llmtap.requests'") == 50
+    wait_for(lambda: client.command(sums + "'llmtap.requests'") == 50)  # flushed every second
     assert client.command(sums + "'llmtap.tokens' AND Attributes['gen_ai.token.type'] = 'input'") == \
         client.command("SELECT sum(InputTokens) FROM llm_calls")
     cost_series = float(client.command(sums + "'llmtap.cost.usd'"))

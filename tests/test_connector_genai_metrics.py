@@ -43,6 +43,16 @@ def _chat(model: str = "gpt-4o", **extra: Any) -> dict[str, Any]:
             "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20, **extra}
 
 
+def _derive(connector: GenAIMetricsConnector, request: ExportTraceServiceRequest) -> list[Batch]:
+    """What the connector emits for one accepted request: its records, then a flush of its series."""
+    derived = connector.derive(Batch(Signal.TRACES, request))
+    assert derived.commit is not None
+    derived.commit()
+    flushed = connector.flush()
+    assert flushed is not None
+    return [*derived.batches, flushed]
+
+
 def _points(batches: list[Batch], name: str) -> list[tuple[dict[str, str], Any]]:
     metrics = next(b for b in batches if b.signal is Signal.METRICS).message
     out = []
@@ -64,10 +74,10 @@ def _records(batches: list[Batch]) -> list[Any]:
 
 def test_series_labels_histograms_and_error_types() -> None:
     connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
-    out = connector.derive(Batch(Signal.TRACES, _request(
+    out = _derive(connector, _request(
         _chat(seconds=0.1), _chat(seconds=0.3), _chat(seconds=700.0, **{"error.type": "timeout"}),
         _chat(error=True), _chat("claude", **{"gen_ai.response.time_to_first_chunk": 0.42}),
-        {"http.route": "/not/genai"})))
+        {"http.route": "/not/genai"}))
     requests_ = {(labels.get("gen_ai.request.model"), labels.get("error.type", "")): p.as_int
                  for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
     assert requests_ == {("gpt-4o", ""): 2, ("gpt-4o", "timeout"): 1, ("gpt-4o", "_OTHER"): 1, ("claude", ""): 1}
@@ -83,10 +93,26 @@ def test_series_labels_histograms_and_error_types() -> None:
                  if labels["gen_ai.token.type"] == "input")
     assert tokens == 500
     assert len(_records(out)) == 5, "one record per GenAI span; the HTTP span has none"
-    # The next request's points start where these ended: contiguous delta intervals.
+    # The next flush's points start where these ended: contiguous delta intervals.
     first_end = _points(out, semconv.LLMTAP_REQUESTS)[0][1].time_unix_nano
-    again = connector.derive(Batch(Signal.TRACES, _request(_chat())))
+    again = _derive(connector, _request(_chat()))
     assert _points(again, semconv.LLMTAP_REQUESTS)[0][1].start_time_unix_nano == first_end
+
+
+def test_counts_add_up_across_requests_and_only_for_committed_ones() -> None:
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
+    for seconds in (0.2, 0.4, 0.6):
+        derived = connector.derive(Batch(Signal.TRACES, _request(_chat(seconds=seconds))))
+        assert derived.commit is not None
+        derived.commit()
+    refused = connector.derive(Batch(Signal.TRACES, _request(_chat(), _chat())))  # never queued: not counted
+    assert refused.commit is not None and len(_records(refused.batches)) == 2
+    flushed = connector.flush()
+    assert flushed is not None and connector.flush() is None, "a flush empties the totals"
+    [(_, requests_)] = _points([flushed], semconv.LLMTAP_REQUESTS)
+    [(_, duration)] = _points([flushed], semconv.LLMTAP_REQUEST_DURATION)
+    assert requests_.as_int == 3 and duration.count == 3 and abs(duration.sum - 1.2) < 1e-9
+    assert duration.min == 0.2 and duration.max == 0.6 and sum(duration.bucket_counts) == 3
 
 
 def test_user_and_tenant_labels_are_capped_without_losing_counts() -> None:
@@ -94,12 +120,12 @@ def test_user_and_tenant_labels_are_capped_without_losing_counts() -> None:
     connector = GenAIMetricsConnector("g", GenAIMetricsConfig.model_validate(
         {"users": {"top": 2}, "tenants": {"enabled": False}, "cardinality_window": 60}), clock=lambda: now[0])
     spans = [_chat(**{"user.id": u, "llmtap.tenant.id": "acme"}) for u in ("a", "b", "c", "c", "c", "a")]
-    out = connector.derive(Batch(Signal.TRACES, _request(*spans)))
+    out = _derive(connector, _request(*spans))
     counts = {labels.get("user.id"): p.as_int for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
     assert counts == {"a": 2, "b": 1, semconv.LLMTAP_OTHER: 3}, "first come while the window is young"
     assert all("llmtap.tenant.id" not in labels for labels, _ in _points(out, semconv.LLMTAP_REQUESTS))
     now[0] = 61.0  # the next window admits the two most frequent of the last one: c and a
-    out = connector.derive(Batch(Signal.TRACES, _request(*spans)))
+    out = _derive(connector, _request(*spans))
     counts = {labels.get("user.id"): p.as_int for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
     assert counts == {"a": 2, "c": 3, semconv.LLMTAP_OTHER: 1}
 
@@ -124,11 +150,11 @@ def test_llm_call_records_carry_the_row_and_a_logfmt_line() -> None:
     output = [{"role": "assistant", "parts": [{"type": "reasoning", "content": "hmm"},
                                               {"type": "text", "content": 'say "hi" = ok'}]}]
     connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
-    out = connector.derive(Batch(Signal.TRACES, _request(
+    out = _derive(connector, _request(
         _chat("gpt-4o", **{"gen_ai.input.messages": json.dumps(messages), "gen_ai.output.messages": json.dumps(output),
                            "gen_ai.response.finish_reasons": ["stop"], "session.id": "s-1",
                            semconv.LLMTAP_COST_USD: 0.0012, "gen_ai.usage.cache_read.input_tokens": 40}),
-        _chat(error=True, **{"gen_ai.input.messages": "not json at all", "gen_ai.conversation.id": "conv-9"}))))
+        _chat(error=True, **{"gen_ai.input.messages": "not json at all", "gen_ai.conversation.id": "conv-9"})))
     ok, failed = _records(out)
     attrs = {kv_.key: value_of(kv_.value) for kv_ in ok.attributes}
     assert ok.event_name == semconv.LLMTAP_LLM_CALL_EVENT and ok.time_unix_nano == START

@@ -23,6 +23,8 @@ class LabelCap(Model):
 
 
 class GenAIMetricsConfig(Model):
+    flush_interval: Duration = Field(default=15.0, gt=0)
+    """How often the series are emitted (as deltas over the interval)."""
     duration_buckets: list[float] = list(DURATION_BUCKETS)
     ttft_buckets: list[float] = list(TTFT_BUCKETS)
     users: LabelCap = LabelCap()

@@ -1,15 +1,21 @@
 """`GenAIMetricsConnector`: every GenAI span, before sampling, becomes counts in `llmtap.*` series and one
 `llmtap.llm_call` log record.
 
-The series are delta sums and histograms covering the time since the previous request, emitted with the
-request that produced them: they are queued atomically with the spans (everywhere or nowhere), so the
-accounting survives a crash exactly as the spans do, and a retried request is not counted twice. The
+The records go out with the request that produced them (queued with its spans, everywhere or nowhere). The
+counts are added to running totals only once that request is queued (so a request retried after backpressure
+is not counted twice) and flushed every `flush_interval` as delta sums and histograms covering the time since
+the previous flush: one point per label set and interval, not per request. A crash loses at most the
+unflushed interval of the series (the records, and so `llm_calls`, are exact); shutdown flushes. The
 Prometheus exporter turns deltas into cumulative series.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
+import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,13 +31,15 @@ from opentelemetry.semconv.attributes import error_attributes, service_attribute
 
 from llmtap import semconv
 from llmtap.collector import attributes
-from llmtap.collector.component import Connector
+from llmtap.collector.component import Connector, Derived, Host
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost.prices import Usage
 from llmtap.processors.cost.processor import usage_of
 from llmtap.processors.genai_metrics.calls import fill_record, input_preview, output_preview
 from llmtap.processors.genai_metrics.cardinality import TopValues
 from llmtap.processors.genai_metrics.config import GenAIMetricsConfig
+
+log = logging.getLogger("llmtap.genai_metrics")
 
 SCOPE = "llmtap.genai_metrics"
 _DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -98,6 +106,14 @@ class _Histogram:
         self.max = max(self.max, value)
 
 
+    def merge(self, other: _Histogram) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.n += other.n
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+
 @dataclass
 class _Series:
     requests: int = 0
@@ -105,6 +121,22 @@ class _Series:
     cost: dict[str, float] = field(default_factory=dict)
     duration: _Histogram | None = None
     ttft: _Histogram | None = None
+
+    def merge(self, other: _Series) -> None:
+        self.requests += other.requests
+        for kind, n in other.tokens.items():
+            self.tokens[kind] = self.tokens.get(kind, 0) + n
+        for kind, usd in other.cost.items():
+            self.cost[kind] = self.cost.get(kind, 0.0) + usd
+        for name in ("duration", "ttft"):
+            theirs = getattr(other, name)
+            if theirs is None:
+                continue
+            ours = getattr(self, name)
+            if ours is None:
+                setattr(self, name, theirs)
+            else:
+                ours.merge(theirs)
 
 
 Key = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
@@ -124,6 +156,48 @@ class GenAIMetricsConnector(Connector):
         self.tenants = (TopValues(config.tenants.top, config.cardinality_window, clock)
                         if config.tenants.enabled else None)
         self._last_ns = time.time_ns()
+        self._totals: dict[Key, _Series] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self, host: Host) -> None:
+        self._flusher = asyncio.create_task(self._flush_every(self.config.flush_interval))
+
+    async def shutdown(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self._emit(self.flush())
+
+    async def _flush_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._emit(self.flush())
+            except Exception:
+                log.exception("genai_metrics: flushing the series failed")
+
+    async def _emit(self, batch: Batch | None) -> None:
+        if batch is not None and self.downstream is not None:
+            await self.downstream.emit(batch)
+
+    def flush(self) -> Batch | None:
+        """The series accumulated since the previous flush, as one metrics request of deltas."""
+        if not self._totals:
+            return None
+        totals, self._totals = self._totals, {}
+        now_ns = max(time.time_ns(), self._last_ns + 1)
+        batch = Batch(Signal.METRICS, self._metrics(totals, self._last_ns, now_ns))
+        self._last_ns = now_ns
+        return batch
+
+    def _commit(self, series: dict[Key, _Series]) -> None:
+        for key, s in series.items():
+            total = self._totals.get(key)
+            if total is None:
+                self._totals[key] = s
+            else:
+                total.merge(s)
 
     # -- per span ---------------------------------------------------------------------------------
     def _labels(self, found: dict[str, Any], error_type: str) -> tuple[tuple[str, str], ...]:
@@ -184,8 +258,8 @@ class GenAIMetricsConnector(Connector):
         return extra
 
     # -- per request ------------------------------------------------------------------------------
-    def derive(self, batch: Batch) -> list[Batch]:
-        now_ns = max(time.time_ns(), self._last_ns + 1)
+    def derive(self, batch: Batch) -> Derived:
+        now_ns = time.time_ns()
         series: dict[Key, _Series] = {}
         calls = ExportLogsServiceRequest() if self.config.calls else None
         for rs in batch.message.resource_spans:  # type: ignore[union-attr]
@@ -225,13 +299,8 @@ class GenAIMetricsConnector(Connector):
                                                  error_type)
                         fill_record(scope_logs.log_records.add(), span, now_ns, copied, extra, found,
                                     bool(error_type))
-        out = []
-        if series:
-            out.append(Batch(Signal.METRICS, self._metrics(series, self._last_ns, now_ns)))
-            self._last_ns = now_ns
-        if calls is not None and calls.resource_logs:
-            out.append(Batch(Signal.LOGS, calls))
-        return out
+        out = [Batch(Signal.LOGS, calls)] if calls is not None and calls.resource_logs else []
+        return Derived(out, functools.partial(self._commit, series) if series else None)
 
     def _metrics(self, series: dict[Key, _Series], start_ns: int, end_ns: int) -> ExportMetricsServiceRequest:
         request = ExportMetricsServiceRequest()
