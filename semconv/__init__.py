@@ -84,7 +84,8 @@ LLMTAP_OTHER: Final = "other"
 LLMTAP_LLM_CALL_EVENT: Final = "llmtap.llm_call"
 """Event name of the log record the connector emits per GenAI span, before sampling: the span's GenAI
 attributes, usage, cost, `llmtap.call.duration`, `otel.status_code`, `error.type`, `session.id` and the two
-previews; the body is a logfmt summary line. ClickHouse stores these as `llm_calls` rows, Loki as log lines."""
+previews; no body (exporters that show lines render a logfmt summary). ClickHouse stores these as `llm_calls`
+rows, Loki as log lines."""
 
 LLMTAP_CALL_DURATION: Final = "llmtap.call.duration"
 """Duration of the GenAI operation (double, s) on an `llmtap.llm_call` event."""

@@ -15,6 +15,7 @@ from llmtap import semconv
 from llmtap.collector.attributes import value_of
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from llmtap.processors.genai_metrics.calls import summary_line
 from llmtap.processors.genai_metrics.cardinality import TopValues
 from tests.otlp_data import kv
 
@@ -141,7 +142,7 @@ def _logfmt(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in shlex.split(line))
 
 
-def test_llm_call_records_carry_the_row_and_a_logfmt_line() -> None:
+def test_llm_call_records_carry_the_row_and_render_a_logfmt_line() -> None:
     messages = [{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
                 {"role": "user", "parts": [{"type": "text", "content": "first question"}]},
                 {"role": "assistant", "parts": [{"type": "text", "content": "an answer"}]},
@@ -163,11 +164,12 @@ def test_llm_call_records_carry_the_row_and_a_logfmt_line() -> None:
     assert attrs["gen_ai.usage.input_tokens"] == 100 and attrs["gen_ai.usage.cache_read.input_tokens"] == 40
     assert attrs[semconv.LLMTAP_CALL_DURATION] == 1.0 and attrs["otel.status_code"] == "UNSET"
     assert attrs["session.id"] == "s-1" and attrs["gen_ai.response.finish_reasons"] == ["stop"]
-    line = _logfmt(ok.body.string_value)
+    assert not ok.HasField("body")
+    line = _logfmt(summary_line(attrs))
     assert line == {"operation": "chat", "provider": "openai", "model": "gpt-4o", "input_tokens": "100",
                     "output_tokens": "20", "cost_usd": "0.0012", "duration_s": "1", "finish_reason": "stop"}
     failed_attrs = {kv_.key: value_of(kv_.value) for kv_ in failed.attributes}
     assert failed.severity_text == "ERROR" and failed_attrs["error.type"] == "_OTHER"
     assert failed_attrs[semconv.LLMTAP_PREVIEW_INPUT] == "not json at all"
     assert failed_attrs["session.id"] == "conv-9", "the conversation id stands in for a session"
-    assert re.search(r"\berror_type=_OTHER\b", failed.body.string_value)
+    assert re.search(r"\berror_type=_OTHER\b", summary_line(failed_attrs))

@@ -81,9 +81,9 @@ def logfmt(fields: dict[str, Any]) -> str:
 
 
 def fill_record(record: LogRecord, span: Any, time_ns: int, copied: list[Any], extra: dict[str, attributes.Value],
-                found: dict[str, Any], error: bool) -> None:
+                error: bool) -> None:
     """The record for one span: its ids and start time, the span's attributes in `copied` (KeyValues, copied
-    as they are), those in `extra`, and a logfmt body."""
+    as they are) and those in `extra`. No body: exporters that show lines render `summary_line`."""
     record.event_name = semconv.LLMTAP_LLM_CALL_EVENT
     record.time_unix_nano = span.start_time_unix_nano
     record.observed_time_unix_nano = time_ns
@@ -99,16 +99,20 @@ def fill_record(record: LogRecord, span: Any, time_ns: int, copied: list[Any], e
         kv = record.attributes.add()
         kv.key = key
         attributes.set_value(kv.value, value)
-    finish = found.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)
-    record.body.string_value = logfmt({
-        "operation": found.get(gen_ai.GEN_AI_OPERATION_NAME),
-        "provider": found.get(gen_ai.GEN_AI_PROVIDER_NAME),
-        "model": found.get(gen_ai.GEN_AI_RESPONSE_MODEL) or found.get(gen_ai.GEN_AI_REQUEST_MODEL),
-        "input_tokens": extra.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS),
-        "output_tokens": extra.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS),
-        "cost_usd": found.get(semconv.LLMTAP_COST_USD),
-        "duration_s": extra.get(semconv.LLMTAP_CALL_DURATION),
-        "ttft_s": found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+
+
+def summary_line(attrs: dict[str, Any]) -> str:
+    """A call's one-line logfmt summary from its record's attributes, for Loki (`| logfmt`)."""
+    finish = attrs.get(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)
+    return logfmt({
+        "operation": attrs.get(gen_ai.GEN_AI_OPERATION_NAME),
+        "provider": attrs.get(gen_ai.GEN_AI_PROVIDER_NAME),
+        "model": attrs.get(gen_ai.GEN_AI_RESPONSE_MODEL) or attrs.get(gen_ai.GEN_AI_REQUEST_MODEL),
+        "input_tokens": attrs.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS),
+        "output_tokens": attrs.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS),
+        "cost_usd": attrs.get(semconv.LLMTAP_COST_USD),
+        "duration_s": attrs.get(semconv.LLMTAP_CALL_DURATION),
+        "ttft_s": attrs.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
         "finish_reason": ",".join(str(r) for r in finish) if isinstance(finish, list) else finish,
-        "error_type": found.get(error_attributes.ERROR_TYPE) or extra.get(error_attributes.ERROR_TYPE),
+        "error_type": attrs.get(error_attributes.ERROR_TYPE),
     })

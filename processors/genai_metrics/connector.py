@@ -297,8 +297,7 @@ class GenAIMetricsConnector(Connector):
                             scope_logs.scope.name = SCOPE
                         extra = self._call_extra(found, usage, seconds, _STATUS.get(span.status.code, "UNSET"),
                                                  error_type)
-                        fill_record(scope_logs.log_records.add(), span, now_ns, copied, extra, found,
-                                    bool(error_type))
+                        fill_record(scope_logs.log_records.add(), span, now_ns, copied, extra, bool(error_type))
         out = [Batch(Signal.LOGS, calls)] if calls is not None and calls.resource_logs else []
         return Derived(out, functools.partial(self._commit, series) if series else None)
 
