@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench fixtures clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,18 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.instrumentation
 	$(BIN)/python -m bench.redact
 
+# Re-capture what other instrumentations emit (tests/fixtures/normalize), one virtualenv per library.
+# Not part of `make test`: the fixtures are committed.
+PEERS := tests/fixtures/normalize/peers.txt
+fixtures:
+	grep -v '^#' $(PEERS) | while read name reqs; do \
+	  [ -n "$$name" ] || continue; \
+	  test -x .venv-peers/$$name/bin/python || $(PYTHON) -m venv .venv-peers/$$name; \
+	  .venv-peers/$$name/bin/python -m pip install --quiet aiohttp opentelemetry-sdk \
+	    opentelemetry-exporter-otlp-proto-common $$reqs || exit 1; \
+	  .venv-peers/$$name/bin/python -m tests.fixtures.normalize.capture $$name || exit 1; \
+	done
+	.venv-peers/openai-v2/bin/python -m tests.fixtures.normalize.capture openai-v2-latest
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-peers build *.egg-info .mypy_cache .ruff_cache .pytest_cache

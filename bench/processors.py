@@ -5,10 +5,11 @@ does for a request no processor changes is less: it keeps the received bytes). E
 on fresh parses of the same requests, parse and serialise included, so a ratio of 0.5 means the processor
 costs as much as parsing and serialising. 512-span requests of GenAI spans with ~30 attributes and 1 KB
 of message content each (PII-free: for the scanner on PII-dense text see bench/redact.py). The
+`normalize` runs on spans already in the current shape (its common case: one pass over the keys); the
 `genai_metrics` row includes serialising the records it derives and committing its counts (the periodic
 flush of the series is not in it); `sample/tail` holds every span, then decides and
-releases them all (serialising the kept ones); `chain` is redact -> cost -> genai_metrics -> sample (head
-0.5) on the same request, as in a pipeline. `normalize` does not exist yet.
+releases them all (serialising the kept ones); `chain` is normalize -> redact -> cost -> genai_metrics ->
+sample (head 0.5) on the same request, as in a pipeline.
 Run: `.venv/bin/python -m bench.processors`.
 """
 
@@ -25,6 +26,7 @@ from llmtap.collector.component import Connector, Downstream, Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from llmtap.processors.normalize import NormalizeConfig, NormalizeProcessor
 from llmtap.processors.redact import RedactConfig, RedactProcessor
 from llmtap.processors.sample import SampleConfig, SampleProcessor
 from tests.otlp_data import genai_spans
@@ -93,12 +95,14 @@ def main() -> None:
     print(f"floor (parse + serialise): {base:,.0f} spans/s (CPU time, best of {args.rounds})")
     head = SampleConfig.model_validate({"head": {"ratio": 0.5}})
     rows: list[tuple[str, Callable[[bytes], None]]] = [
+        ("normalize", through(NormalizeProcessor("normalize", NormalizeConfig()))),
         ("redact", through(RedactProcessor("redact", RedactConfig()))),
         ("cost", through(CostProcessor("cost", CostConfig()))),
         ("genai_metrics", through(GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()))),
         ("sample/head", through(SampleProcessor("sample", head))),
         ("sample/tail", tail_sampled()),
-        ("chain", through(RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
+        ("chain", through(NormalizeProcessor("normalize", NormalizeConfig()),
+                          RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
                           GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
                           SampleProcessor("sample", head))),
     ]

@@ -244,6 +244,7 @@ receivers:
       grpc: {endpoint: "127.0.0.1:4317"}
       http: {endpoint: "127.0.0.1:4318"}
 processors:
+  normalize: {}
   redact: {}
   cost: {}
   sample: {}
@@ -255,11 +256,12 @@ exporters:
     ttl: 720h
 service:
   pipelines:
-    traces:     {receivers: [otlp], processors: [redact, cost, genai_metrics, sample], exporters: [clickhouse]}
+    traces:     {receivers: [otlp], processors: [normalize, redact, cost, genai_metrics, sample],
+                 exporters: [clickhouse]}
     metrics:    {receivers: [otlp, genai_metrics], exporters: [clickhouse]}
-    logs:       {receivers: [otlp], processors: [redact], exporters: [clickhouse]}
+    logs:       {receivers: [otlp], processors: [normalize, redact], exporters: [clickhouse]}
     logs/calls: {receivers: [genai_metrics], exporters: [clickhouse]}
   telemetry: {metrics: {endpoint: "127.0.0.1:8888"}}
 """
 """The embedded default. `${data_dir}` is the data directory. `sample: {}` keeps everything; configure a head
-ratio or tail policies in a file. The normalize processor joins when it lands (processors issue)."""
+ratio or tail policies in a file."""

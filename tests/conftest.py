@@ -217,6 +217,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{ports['grpc']}"}}
       http: {{endpoint: "127.0.0.1:{ports['http']}"}}
 processors:
+  normalize: {{}}
   redact: {{}}
   cost: {{}}
   sample: {{}}
@@ -232,14 +233,15 @@ service:
   shutdown_timeout: 10s
   telemetry: {{metrics: {{endpoint: "127.0.0.1:{ports['telemetry']}"}}}}
   pipelines:
-    traces: {{receivers: [otlp], processors: [redact, cost, genai_metrics, sample], exporters: [clickhouse]}}
+    traces: {{receivers: [otlp], processors: [normalize, redact, cost, genai_metrics, sample], exporters: [clickhouse]}}
     metrics: {{receivers: [otlp, genai_metrics], exporters: [clickhouse]}}
-    logs: {{receivers: [otlp], processors: [redact], exporters: [clickhouse]}}
+    logs: {{receivers: [otlp], processors: [normalize, redact], exporters: [clickhouse]}}
     logs/calls: {{receivers: [genai_metrics], exporters: [clickhouse]}}
 """
     if not processors:
-        text = text.replace("processors: [redact, cost, genai_metrics, sample]", "processors: []")
-        text = text.replace("processors: [redact]", "processors: []").replace("otlp, genai_metrics]", "otlp]")
+        text = text.replace("processors: [normalize, redact, cost, genai_metrics, sample]", "processors: []")
+        text = text.replace("processors: [normalize, redact]", "processors: []")
+        text = text.replace("otlp, genai_metrics]", "otlp]")
         text = text.split("    logs/calls:")[0]
         text = text.replace("connectors:\n  genai_metrics: {flush_interval: 1s}\n", "")
     return text

@@ -62,8 +62,8 @@ def genai_spans(n: int, content_bytes: int = 0, service: str = "bench-app", seed
             kv("gen_ai.request.stream", True), kv("gen_ai.response.time_to_first_chunk", 0.25),
             kv("server.address", "api.openai.com"), kv("server.port", 443),
             kv("user.id", f"user-{rng.randint(1, 500)}"), kv("session.id", f"s-{rng.randint(1, 5000)}"),
-            kv("llmtap.tenant.id", "acme"), kv("gen_ai.openai.response.service_tier", "default"),
-            kv("gen_ai.openai.response.system_fingerprint", "fp_abc123"), kv("http.response.status_code", 200),
+            kv("llmtap.tenant.id", "acme"), kv("openai.response.service_tier", "default"),
+            kv("openai.response.system_fingerprint", "fp_abc123"), kv("http.response.status_code", 200),
             kv("gen_ai.conversation.id", f"conv-{i % 97}"), kv("code.function.name", "answer_ticket"),
         ]
         if content_bytes:
