@@ -92,7 +92,8 @@ def run_collector(payloads: list[bytes], transport: str, processors: bool = True
         ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
         config = tmp_path / "llmtap.yaml"
         # the default pipeline and exporter settings; only the ports and paths differ
-        config.write_text(clickhouse_config(tmp_path, ports, batch=None, processors=processors))
+        text = clickhouse_config(tmp_path, ports, batch=None, processors=processors)
+        config.write_text(text.replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}"))  # the default
         proc = start_process(config, tmp_path / "collector.log", ports)
         ps = psutil.Process(proc.proc.pid)
         cpu_before = sum(ps.cpu_times()[:2])

@@ -547,55 +547,59 @@ WHERE {attr(gen_ai.GEN_AI_OPERATION_NAME)} != ''"""
 
 
 def _llm_calls_events_view(o: SchemaOptions) -> str:
-    """`llmtap.llm_call` log records (from the genai_metrics connector, so before sampling) into llm_calls."""
+    """`llmtap.llm_call` log records (from the genai_metrics connector, so before sampling) into llm_calls.
+
+    The connector writes each attribute with a known type, so each column reads one field of one attribute
+    (`arrayFirst` by key) instead of turning every attribute into a string map: several times cheaper."""
     db, c = o.database, o.on_cluster
 
     def a(name: str) -> str:
-        return f"A['{name}']"
+        return f"arrayFirst(x -> x.key = '{name}', r.attributes).value"
+
+    def string(name: str) -> str:
+        return f"{a(name)}.string_value"
 
     def tokens(name: str) -> str:
-        return f"toUInt64OrZero({a(name)})"
+        return f"toUInt64(greatest({a(name)}.int_value, 0))"
 
-    finish = a(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)
-    status = a("otel.status_code")
+    def number(name: str) -> str:
+        v = a(name)
+        return (f"multiIf({v}.value = 'double_value', {v}.double_value, {v}.value = 'int_value', "
+                f"toFloat64({v}.int_value), NULL)")
+
+    status = string("otel.status_code")
     return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.llm_calls_events_mv{c} TO `{db}`.llm_calls AS
 SELECT
-    Timestamp, TraceId, SpanId,
-    R['service.name'] AS ServiceName,
-    {a(gen_ai.GEN_AI_PROVIDER_NAME)} AS Provider,
-    {a(gen_ai.GEN_AI_OPERATION_NAME)} AS Operation,
-    {a(gen_ai.GEN_AI_REQUEST_MODEL)} AS RequestModel,
-    {a(gen_ai.GEN_AI_RESPONSE_MODEL)} AS ResponseModel,
+    {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
+    {_hex("r.trace_id")} AS TraceId,
+    {_hex("r.span_id")} AS SpanId,
+    arrayFirst(x -> x.key = 'service.name', rl.resource.attributes).value.string_value AS ServiceName,
+    {string(gen_ai.GEN_AI_PROVIDER_NAME)} AS Provider,
+    {string(gen_ai.GEN_AI_OPERATION_NAME)} AS Operation,
+    {string(gen_ai.GEN_AI_REQUEST_MODEL)} AS RequestModel,
+    {string(gen_ai.GEN_AI_RESPONSE_MODEL)} AS ResponseModel,
     {tokens(gen_ai.GEN_AI_USAGE_INPUT_TOKENS)} AS InputTokens,
     {tokens(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)} AS OutputTokens,
     {tokens(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)} AS CacheReadTokens,
     {tokens(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)} AS CacheWriteTokens,
     {tokens(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)} AS ReasoningTokens,
-    toFloat64OrNull({a(semconv.LLMTAP_COST_USD)}) AS CostUsd,
-    toUInt64(round(greatest(toFloat64OrZero({a(semconv.LLMTAP_CALL_DURATION)}), 0) * 1e9)) AS Duration,
-    toFloat64OrNull({a(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)}) AS TimeToFirstToken,
+    {number(semconv.LLMTAP_COST_USD)} AS CostUsd,
+    toUInt64(round(greatest(ifNull({number(semconv.LLMTAP_CALL_DURATION)}, 0), 0) * 1e9)) AS Duration,
+    {number(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)} AS TimeToFirstToken,
     multiIf({status} = 'ERROR', 'Error', {status} = 'OK', 'Ok', 'Unset') AS StatusCode,
-    {a("error.type")} AS ErrorType,
-    JSONExtract(if({finish} = '', '[]', {finish}), 'Array(String)') AS FinishReasons,
-    {a(user_attributes.USER_ID)} AS UserId,
-    {a(semconv.LLMTAP_TENANT_ID)} AS TenantId,
-    {a(session_attributes.SESSION_ID)} AS SessionId,
-    {a(semconv.LLMTAP_PII_DETECTED)} = 'true' AS PiiDetected,
-    {a(semconv.LLMTAP_PREVIEW_INPUT)} AS InputPreview,
-    {a(semconv.LLMTAP_PREVIEW_OUTPUT)} AS OutputPreview
-FROM (
-    SELECT
-        {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
-        {_hex("r.trace_id")} AS TraceId,
-        {_hex("r.span_id")} AS SpanId,
-        {attr_map("rl.resource.attributes")} AS R,
-        {attr_map("r.attributes")} AS A
-    FROM `{db}`.otlp_logs_in
-    ARRAY JOIN resource_logs AS rl
-    ARRAY JOIN rl.scope_logs AS sl
-    ARRAY JOIN sl.log_records AS r
-    WHERE r.event_name = '{semconv.LLMTAP_LLM_CALL_EVENT}'
-)"""
+    {string("error.type")} AS ErrorType,
+    arrayMap(v -> v.string_value, {a(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS)}.array_value.values) AS FinishReasons,
+    {string(user_attributes.USER_ID)} AS UserId,
+    {string(semconv.LLMTAP_TENANT_ID)} AS TenantId,
+    {string(session_attributes.SESSION_ID)} AS SessionId,
+    {a(semconv.LLMTAP_PII_DETECTED)}.bool_value AS PiiDetected,
+    {string(semconv.LLMTAP_PREVIEW_INPUT)} AS InputPreview,
+    {string(semconv.LLMTAP_PREVIEW_OUTPUT)} AS OutputPreview
+FROM `{db}`.otlp_logs_in
+ARRAY JOIN resource_logs AS rl
+ARRAY JOIN rl.scope_logs AS sl
+ARRAY JOIN sl.log_records AS r
+WHERE r.event_name = '{semconv.LLMTAP_LLM_CALL_EVENT}'"""
 
 
 # ---------------------------------------------------------------------------------------------
