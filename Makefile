@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit bench fixtures clean
+.PHONY: serve test debian-packages lint typecheck unit bench fixtures clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/llmtap serve $(if $(CONFIG),--config $(CONFIG))
 
-test: $(STAMP) lint typecheck unit
+# Debian packages the tests start for real (Prometheus for the prometheus exporter's tests).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+debian-packages:
+	command -v prometheus >/dev/null || $(SUDO) apt-get install -y --no-install-recommends prometheus \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends prometheus)
+
+test: $(STAMP) debian-packages lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,143 @@
+"""The `prometheus` exporter against the real Prometheus: remote write, then its query API; the pull endpoint
+scraped by it; counters that continue across a collector restart."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from llmtap.collector.config import ConfigError
+from llmtap.collector.service import parse_config
+from llmtap.exporters.prometheus.translate import _le, label_name, metric_name
+from tests.conftest import free_port, run_service, wait_for
+from tests.otlp_data import genai_spans
+from tests.prometheus_server import Prometheus, start_prometheus
+
+PB = {"Content-Type": "application/x-protobuf"}
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
+    server = start_prometheus(tmp_path / "prom")
+    yield server
+    server.stop()
+
+
+def config(tmp_path: Path, prometheus: str, grpc_port: int, http_port: int) -> str:
+    return f"""
+receivers:
+  otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{grpc_port}"}}, http: {{endpoint: "127.0.0.1:{http_port}"}}}}}}
+processors:
+  cost: {{}}
+connectors:
+  genai_metrics: {{flush_interval: 200ms}}
+exporters:
+  debug: {{}}
+  prometheus: {prometheus}
+service:
+  data_dir: {tmp_path}
+  shutdown_timeout: 5s
+  telemetry: {{metrics: {{endpoint: null}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [cost, genai_metrics], exporters: [debug]}}
+    metrics: {{receivers: [otlp, genai_metrics], exporters: [prometheus]}}
+"""
+
+
+def test_names_follow_prometheus_otlp_translation() -> None:
+    duration = metric_name("gen_ai.client.operation.duration", "s", "histogram")
+    assert duration == "gen_ai_client_operation_duration_seconds"
+    assert metric_name("llmtap.requests", "{request}", "counter") == "llmtap_requests_total"
+    assert metric_name("llmtap.cost.usd", "{USD}", "counter") == "llmtap_cost_usd_total"
+    assert metric_name("http.server.request.size", "By", "histogram") == "http_server_request_size_bytes"
+    assert metric_name("cpu.utilization", "1", "gauge") == "cpu_utilization_ratio"
+    assert metric_name("net.throughput", "By/s", "gauge") == "net_throughput_bytes_per_second"
+    assert metric_name("queue.size", "", "gauge") == "queue_size"
+    assert label_name("gen_ai.request.model") == "gen_ai_request_model" and label_name("2xx") == "key_2xx"
+    assert [_le(b) for b in (2.0, 0.5, 1e-05, 250.0, math.inf)] == ["2", "0.5", "0.00001", "250", "+Inf"]
+
+
+def test_remote_write_counters_histograms_and_target_info(tmp_path: Path, prometheus: Prometheus) -> None:
+    grpc_port, http_port = free_port(), free_port()
+    settings = f"{{endpoint: '{prometheus.remote_write}', batch: {{flush_interval: 50ms}}}}"
+    with run_service(config(tmp_path, settings, grpc_port, http_port)) as running:
+        resource = Resource.create({"service.name": "chatbot", "service.instance.id": "pod-1",
+                                    "deployment.environment.name": "prod"})
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=running.grpc, insecure=True),
+                                               export_interval_millis=200)
+        provider = MeterProvider(resource=resource, metric_readers=[reader])
+        meter = provider.get_meter("app")
+        calls = meter.create_counter("app.calls", unit="{call}")
+        duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s",
+                                          explicit_bucket_boundaries_advisory=[0.5, 1, 2, 4, 8])
+        calls.add(3, {"route": "/chat"})
+        for seconds in (0.3, 0.7, 1.5, 1.8, 3.0, 6.0):
+            duration.record(seconds, {"gen_ai.request.model": "gpt-4o"})
+        calls.add(4, {"route": "/chat"})
+        provider.shutdown()
+        spans = [genai_spans(40, seed=i, service="support-bot") for i in range(3)]
+        for request in spans:
+            assert requests.post(f"{running.http}/v1/traces", data=request.SerializeToString(),
+                                 headers=PB).status_code == 200
+        wait_for(lambda: prometheus.value('sum(llmtap_requests_total{job="support-bot"})') == 120)
+        wait_for(lambda: prometheus.value('app_calls_total{job="chatbot",instance="pod-1"}') == 7)
+    count = prometheus.value('gen_ai_client_operation_duration_seconds_count{job="chatbot"}')
+    assert count == 6
+    assert prometheus.value('gen_ai_client_operation_duration_seconds_bucket{le="2"}') == 4
+    # the median of six values in (1, 2]: Prometheus interpolates inside the bucket that holds it
+    median = prometheus.value("histogram_quantile(0.5, sum by (le) (gen_ai_client_operation_duration_seconds_bucket))")
+    assert median is not None and 1.0 < median <= 2.0
+    info = prometheus.query('target_info{job="chatbot"}')
+    assert info and info[0]["metric"]["deployment_environment_name"] == "prod"
+    input_tokens = sum(kv.value.int_value for r in spans for s in r.resource_spans[0].scope_spans[0].spans
+                       for kv in s.attributes if kv.key == "gen_ai.usage.input_tokens")
+    assert prometheus.value('sum(llmtap_tokens_total{gen_ai_token_type="input"})') == input_tokens
+    assert prometheus.value("sum(llmtap_request_duration_seconds_count)") == 120
+    cost = prometheus.value("sum(llmtap_cost_usd_total)")
+    assert cost is not None and cost > 0
+    models = {r["metric"]["gen_ai_request_model"] for r in prometheus.query("llmtap_requests_total")}
+    assert models >= {"gpt-4o", "gpt-4o-mini"}
+
+
+def test_counters_continue_across_a_restart(tmp_path: Path, prometheus: Prometheus) -> None:
+    grpc_port, http_port = free_port(), free_port()
+    text = config(tmp_path, f"{{endpoint: '{prometheus.remote_write}', batch: {{flush_interval: 50ms}}}}",
+                  grpc_port, http_port)
+    for round_, n in enumerate((30, 20)):
+        with run_service(text) as running:
+            requests.post(f"{running.http}/v1/traces", data=genai_spans(n, seed=round_).SerializeToString(),
+                          headers=PB)
+            expected = 30 if round_ == 0 else 50
+            wait_for(lambda expected=expected: prometheus.value("sum(llmtap_requests_total)") == expected)
+    # one series per label set, never reset: the second run went on from the first run's totals
+    assert prometheus.value("sum(resets(llmtap_requests_total[10m]))") == 0
+
+
+def test_pull_endpoint_is_scraped(tmp_path: Path) -> None:
+    pull = free_port()
+    server = start_prometheus(tmp_path / "prom", scrape=f"127.0.0.1:{pull}")
+    try:
+        with run_service(config(tmp_path, f"{{pull: {{endpoint: '127.0.0.1:{pull}'}}}}", free_port(),
+                                free_port())) as running:
+            requests.post(f"{running.http}/v1/traces", data=genai_spans(25, service="puller").SerializeToString(),
+                          headers=PB)
+            wait_for(lambda: "llmtap_requests_total" in requests.get(f"http://127.0.0.1:{pull}/metrics").text)
+            text = requests.get(f"http://127.0.0.1:{pull}/metrics").text
+            assert "# TYPE llmtap_requests_total counter" in text
+            assert "# TYPE llmtap_request_duration_seconds histogram" in text
+            wait_for(lambda: server.value('sum(llmtap_requests_total{job="llmtap-pull"})') == 25)
+    finally:
+        server.stop()
+
+
+def test_config_needs_a_destination(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="set endpoint"):
+        parse_config(config(tmp_path, "{}", free_port(), free_port()))
