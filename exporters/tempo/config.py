@@ -9,6 +9,7 @@ from pydantic import model_validator
 from llmtap.collector.config import Duration, Model
 from llmtap.collector.exporter import ExporterSettings
 from llmtap.collector.queue import BatchConfig
+from llmtap.exporters.tenancy import TenantConfig
 
 
 class TLSClientConfig(Model):
@@ -19,24 +20,6 @@ class TLSClientConfig(Model):
     """With `key_file`: a client certificate, for mTLS."""
     key_file: str | None = None
     insecure_skip_verify: bool = False
-
-
-class TenantConfig(Model):
-    """Multi-tenant Tempo: the tenant of each request, sent in `header`."""
-
-    header: str = "X-Scope-OrgID"
-    value: str | None = None
-    """One tenant for everything."""
-    from_resource_attribute: str | None = None
-    """The tenant from this resource attribute; spans are split into one request per tenant."""
-    default: str | None = None
-    """For resources without the attribute; None sends them without the header."""
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TenantConfig:
-        if (self.value is None) == (self.from_resource_attribute is None):
-            raise ValueError("set one of value and from_resource_attribute")
-        return self
 
 
 class TempoExporterConfig(ExporterSettings):

@@ -10,10 +10,10 @@ from collections import OrderedDict
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from llmtap.collector.attributes import pick
 from llmtap.collector.component import Exporter, Host
 from llmtap.collector.signals import Signal
-from llmtap.exporters.tempo.client import GRPCClient, HTTPClient
+from llmtap.exporters import tenancy
+from llmtap.exporters.otlp_client import GRPCClient, HTTPClient
 from llmtap.exporters.tempo.config import TempoExporterConfig
 
 
@@ -54,23 +54,11 @@ class TempoExporter(Exporter):
             self.client.send(body, {tenant.header: tenant.value})
             return
         done = self._delivered.setdefault(dedup_token, set())
-        for name, request in self._by_tenant(body).items():
+        for name, request in tenancy.split(ExportTraceServiceRequest.FromString(body), tenant).items():
             if name in done:
                 continue
-            self.client.send(request.SerializeToString(), {tenant.header: name} if name else None)
+            self.client.send(request.SerializeToString(), tenancy.header(tenant, name))
             done.add(name)
         del self._delivered[dedup_token]
         while len(self._delivered) > 1000:
             self._delivered.popitem(last=False)
-
-    def _by_tenant(self, body: bytes) -> dict[str | None, ExportTraceServiceRequest]:
-        tenant = self.config.tenant
-        assert tenant is not None and tenant.from_resource_attribute is not None
-        key = tenant.from_resource_attribute
-        request = ExportTraceServiceRequest.FromString(body)
-        out: dict[str | None, ExportTraceServiceRequest] = {}
-        for rs in request.resource_spans:
-            value = pick(rs.resource.attributes, {key}).get(key)
-            name = str(value) if value not in (None, "") else tenant.default
-            out.setdefault(name, ExportTraceServiceRequest()).resource_spans.append(rs)
-        return out
