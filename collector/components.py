@@ -6,7 +6,7 @@ from typing import Any
 
 from llmtap.collector.component import Factory
 from llmtap.collector.receivers import otlp
-from llmtap.exporters import clickhouse, debug, prometheus, tempo
+from llmtap.exporters import clickhouse, debug, loki, prometheus, tempo
 from llmtap.processors import cost, genai_metrics, normalize, redact, sample
 
 RECEIVERS: dict[str, Factory[Any]] = {f.type: f for f in (otlp.factory,)}
@@ -14,6 +14,6 @@ PROCESSORS: dict[str, Factory[Any]] = {
     f.type: f for f in (normalize.factory, redact.factory, cost.factory, sample.factory)
 }
 EXPORTERS: dict[str, Factory[Any]] = {
-    f.type: f for f in (debug.factory, clickhouse.factory, tempo.factory, prometheus.factory)
+    f.type: f for f in (debug.factory, clickhouse.factory, tempo.factory, loki.factory, prometheus.factory)
 }
 CONNECTORS: dict[str, Factory[Any]] = {f.type: f for f in (genai_metrics.factory,)}

@@ -42,9 +42,10 @@ class HTTPClient:
         self.gzip = gzip_body
         self.timeout = timeout
         self.session = requests.Session()
-        self.session.headers.update({"Content-Type": "application/x-protobuf", **headers})
+        self.session.headers.update({"Content-Type": "application/x-protobuf"})
         if gzip_body:
             self.session.headers["Content-Encoding"] = "gzip"
+        self.session.headers.update(headers)
         self.session.verify = ca_file if (ca_file and verify) else verify
         if cert_file and key_file:
             self.session.cert = (cert_file, key_file)
