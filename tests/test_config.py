@@ -114,3 +114,14 @@ def test_validate_command(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert f"{bad}:6: exporters.debug.verbosity" in out.stderr
+
+
+def test_the_stack_config_is_valid() -> None:
+    """deploy/stack.yaml, which feeds ClickHouse, Tempo, Loki and Prometheus at once, validates."""
+    from pathlib import Path
+
+    from llmtap.collector.service import load_config
+
+    config = load_config(Path(__file__).parent.parent / "deploy" / "stack.yaml", env={})
+    assert set(config.exporters) == {"clickhouse", "tempo", "loki", "prometheus"}
+    assert [p.name for p in config.pipelines] == ["traces", "metrics", "logs", "logs/calls"]

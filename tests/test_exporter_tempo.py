@@ -10,6 +10,7 @@ import requests
 
 from llmtap.collector.config import ConfigError
 from llmtap.collector.service import parse_config
+from llmtap.collector.signals import Signal
 from tests.conftest import free_port, run_service, wait_for
 from tests.fake_tempo import FakeTempo
 from tests.otlp_data import genai_spans, kv
@@ -126,3 +127,42 @@ def test_retry_after_is_honoured_and_bad_requests_are_not_retried(tmp_path: Path
 def test_config_errors(tmp_path: Path, settings: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(config(tmp_path, settings))
+
+
+def test_a_dead_backend_does_not_block_the_others(tmp_path: Path) -> None:
+    """Tempo down: the other exporter of the fan-out gets everything; Tempo's queue fills, and only then does the
+    collector answer with backpressure (nothing is dropped, nothing is half-queued)."""
+    tempo = FakeTempo()
+    tempo.answers.extend([(503, {})] * 10_000)
+    server, endpoint = tempo.serve_http()
+    port = free_port()
+    text = f"""
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{port}"}}}}}}
+exporters:
+  memory: {{}}
+  tempo: {{endpoint: '{endpoint}', protocol: http, sending_queue: {{persistent: false, max_bytes: 200KiB}}, {RETRY}}}
+service:
+  data_dir: {tmp_path}
+  shutdown_timeout: 1s
+  telemetry: {{metrics: {{endpoint: null}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [memory, tempo]}}
+"""
+    try:
+        with run_service(text) as running:
+            accepted = refused = 0
+            for i in range(40):
+                body = genai_spans(20, seed=i, content_bytes=200).SerializeToString()
+                r = requests.post(f"{running.http}/v1/traces", data=body, headers=PB)
+                if r.status_code == 200:
+                    accepted += 1
+                else:
+                    assert r.status_code in (429, 503) and "Retry-After" in r.headers
+                    refused += 1
+            assert accepted and refused, "the queue in front of the dead Tempo filled, then the collector pushed back"
+            memory = running.exporter("memory")
+            wait_for(lambda: memory.items(Signal.TRACES) == accepted * 20)
+            assert tempo.spans() == []
+    finally:
+        server.shutdown()
