@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.processors
 	$(BIN)/python -m bench.instrumentation
 	$(BIN)/python -m bench.redact
+	$(BIN)/python -m bench.exporters
 
 # Re-capture what other instrumentations emit (tests/fixtures/normalize), one virtualenv per library.
 # Not part of `make test`: the fixtures are committed.

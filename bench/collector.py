@@ -86,14 +86,27 @@ def python_floor(payloads: list[bytes]) -> float:
     return total / elapsed
 
 
-def run_collector(payloads: list[bytes], transport: str, processors: bool = True) -> dict[str, float]:
+def run_collector(payloads: list[bytes], transport: str, processors: bool = True,
+                  extra_exporters: str = "") -> dict[str, float]:
+    """`extra_exporters` (YAML lines under `exporters:`) join ClickHouse in every pipeline that takes their
+    signal: tempo traces, loki logs, prometheus metrics."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
         config = tmp_path / "llmtap.yaml"
         # the default pipeline and exporter settings; only the ports and paths differ
         text = clickhouse_config(tmp_path, ports, batch=None, processors=processors)
-        config.write_text(text.replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}"))  # the default
+        text = text.replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}")  # the default
+        if extra_exporters:
+            text = text.replace("exporters:\n", f"exporters:\n{extra_exporters}", 1)
+            for name, pipelines in (("tempo", ("traces",)), ("loki", ("logs", "logs/calls")),
+                                    ("prometheus", ("metrics",))):
+                if f"  {name}:" in extra_exporters:
+                    for pipeline in pipelines:
+                        start = text.index(f"    {pipeline}: {{")
+                        end = text.index("exporters: [clickhouse]", start)
+                        text = text[:end] + f"exporters: [clickhouse, {name}]" + text[end + 23:]
+        config.write_text(text)
         proc = start_process(config, tmp_path / "collector.log", ports)
         ps = psutil.Process(proc.proc.pid)
         cpu_before = sum(ps.cpu_times()[:2])
