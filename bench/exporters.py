@@ -71,6 +71,7 @@ def payloads(signal: Signal, count: int) -> list[bytes]:
         derived = connector.derive(Batch(Signal.TRACES, genai_spans(512, seed=i)))
         assert derived.commit is not None
         derived.commit()
+        time.sleep(0.002)  # flushes a few ms apart, so each flush's samples are newer than the last ones
         flushed = connector.flush()
         assert flushed is not None
         out.append(flushed.data())

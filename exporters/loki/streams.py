@@ -3,6 +3,7 @@ structured metadata (as Loki's own OTLP ingestion does), entries in time order p
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from llmtap.processors.genai_metrics.calls import summary_line
 _LEVELS = ((21, "fatal"), (17, "error"), (13, "warn"), (9, "info"), (5, "debug"), (1, "trace"))
 
 
+@functools.lru_cache(maxsize=4096)
 def label_name(key: str) -> str:
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in key)
     return f"_{name}" if name[:1].isdigit() else name
@@ -60,6 +62,7 @@ def to_streams(requests: list[Any], label_keys: list[str], max_line_bytes: int) 
     for request in requests:
         for rl in request.resource_logs:
             resource = {kv.key: _text(value_of(kv.value)) for kv in rl.resource.attributes}
+            resource_metadata = [(label_name(k), v) for k, v in resource.items() if k not in wanted]
             for sl in rl.scope_logs:
                 for record in sl.log_records:
                     attrs = {kv.key: value_of(kv.value) for kv in record.attributes}
@@ -80,7 +83,7 @@ def to_streams(requests: list[Any], label_keys: list[str], max_line_bytes: int) 
                         line = encoded[:max_line_bytes].decode(errors="ignore")
                         out.truncated += 1
                     metadata = [(label_name(k), _text(v)) for k, v in attrs.items() if k not in wanted]
-                    metadata += [(label_name(k), v) for k, v in resource.items() if k not in wanted]
+                    metadata += resource_metadata
                     if record.trace_id:
                         metadata.append(("trace_id", record.trace_id.hex()))
                     if record.span_id:
