@@ -3,6 +3,7 @@ tests (grafana/alerts/tests) say, with promtool from the Debian Prometheus packa
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_every_alert_has_unit_tests_that_pass() -> None:
     tests = (ALERTS / "tests" / "llmtap-rules-test.yaml").read_text()
     alerts = {line.split("alert:")[1].strip() for line in rules.splitlines() if line.strip().startswith("- alert:")}
     for alert in alerts:
-        cases = tests.count(f"alertname: {alert}\n")
+        cases = len(re.findall(rf"alertname: {alert}\b", tests))
         assert cases >= 2, f"{alert}: needs a case where it fires and one where it does not"
     result = _promtool("test", "rules", "tests/llmtap-rules-test.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
