@@ -15,11 +15,14 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/llmtap serve $(if $(CONFIG),--config $(CONFIG))
 
-# Debian packages the tests start for real (Prometheus for the prometheus exporter's tests).
+# Debian packages the tests run for real: Prometheus (and promtool) for the prometheus exporter and the alert
+# rules, Alertmanager's amtool for the routing example.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager
 debian-packages:
-	command -v prometheus >/dev/null || $(SUDO) apt-get install -y --no-install-recommends prometheus \
-	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends prometheus)
+	command -v prometheus >/dev/null && command -v amtool >/dev/null \
+	  || $(SUDO) apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES) \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES))
 
 test: $(STAMP) debian-packages lint typecheck unit
 

@@ -31,3 +31,15 @@ def test_every_alert_has_unit_tests_that_pass() -> None:
         assert cases >= 2, f"{alert}: needs a case where it fires and one where it does not"
     result = _promtool("test", "rules", "tests/llmtap-rules-test.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alertmanager_example_is_valid() -> None:
+    amtool = shutil.which("amtool") or "/usr/bin/amtool"
+    result = subprocess.run([amtool, "check-config", "alertmanager.yml"], cwd=ALERTS, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+    routed = subprocess.run([amtool, "config", "routes", "test", "--config.file=alertmanager.yml",
+                             "alertname=LLMTenantDailyBudgetExceeded", "llmtap_tenant_id=acme"],
+                            cwd=ALERTS, capture_output=True, text=True, timeout=60)
+    assert routed.stdout.strip() == "finops", routed.stdout + routed.stderr
