@@ -46,14 +46,15 @@ class HTTPClient:
         if gzip_body:
             self.session.headers["Content-Encoding"] = "gzip"
         self.session.headers.update(headers)
-        self.session.verify = ca_file if (ca_file and verify) else verify
-        if cert_file and key_file:
-            self.session.cert = (cert_file, key_file)
+        # Passed with each request: a session-wide `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify: bool | str = ca_file if (ca_file and verify) else verify
+        self.cert = (cert_file, key_file) if cert_file and key_file else None
 
     def send(self, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         data = gzip.compress(body, compresslevel=5) if self.gzip else body
         try:
-            response = self.session.post(self.url, data=data, headers=dict(headers or {}), timeout=self.timeout)
+            response = self.session.post(self.url, data=data, headers=dict(headers or {}), timeout=self.timeout,
+                                         verify=self.verify, cert=self.cert)
         except requests.RequestException as exc:
             raise RetryableError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         if response.status_code < 300:

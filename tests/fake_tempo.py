@@ -4,6 +4,7 @@ get with the OTLP protobuf schema, record the tenant header, and answer as told 
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from tests.tls import TLSFiles
 
 
 @dataclass
@@ -51,7 +54,7 @@ class FakeTempo:
             self.received.append(Received(tenant, ExportTraceServiceRequest.FromString(body), time.monotonic()))
 
     # -- OTLP/HTTP --------------------------------------------------------------------------------
-    def serve_http(self) -> tuple[ThreadingHTTPServer, str]:
+    def serve_http(self, tls: TLSFiles | None = None) -> tuple[ThreadingHTTPServer, str]:
         tempo = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,11 +81,17 @@ class FakeTempo:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert, tls.key)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            scheme = "https"
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server, f"http://127.0.0.1:{server.server_address[1]}"
+        return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
 
     # -- OTLP/gRPC --------------------------------------------------------------------------------
-    def serve_grpc(self) -> tuple[grpc.Server, str]:
+    def serve_grpc(self, tls: TLSFiles | None = None) -> tuple[grpc.Server, str]:
         tempo = self
         codes = {503: grpc.StatusCode.UNAVAILABLE, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
                  400: grpc.StatusCode.INVALID_ARGUMENT}
@@ -98,6 +107,10 @@ class FakeTempo:
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), server)  # type: ignore[no-untyped-call]
-        port = server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            port = server.add_insecure_port("127.0.0.1:0")
+        else:
+            credentials = grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())])
+            port = server.add_secure_port("127.0.0.1:0", credentials)
         server.start()
         return server, f"127.0.0.1:{port}"

@@ -14,6 +14,7 @@ from llmtap.collector.signals import Signal
 from tests.conftest import free_port, run_service, wait_for
 from tests.fake_tempo import FakeTempo
 from tests.otlp_data import genai_spans, kv
+from tests.tls import make_tls
 
 PB = {"Content-Type": "application/x-protobuf"}
 
@@ -166,3 +167,19 @@ service:
             assert tempo.spans() == []
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_tls_with_a_private_ca(tmp_path: Path, protocol: str) -> None:
+    files = make_tls(tmp_path / "tls")
+    tempo = FakeTempo()
+    server, endpoint = tempo.serve_http(files) if protocol == "http" else tempo.serve_grpc(files)
+    if protocol == "grpc":
+        endpoint = endpoint.replace("127.0.0.1", "localhost")
+    settings = f"{{endpoint: '{endpoint}', protocol: {protocol}, tls: {{ca_file: '{files.ca}'}}, {RETRY}}}"
+    try:
+        with run_service(config(tmp_path, settings)) as running:
+            requests.post(f"{running.http}/v1/traces", data=genai_spans(12).SerializeToString(), headers=PB)
+            wait_for(lambda: len(tempo.spans()) == 12)
+    finally:
+        server.shutdown() if protocol == "http" else server.stop(0)  # type: ignore[union-attr]
