@@ -39,10 +39,11 @@ class Prometheus:
         self.proc.wait(30)
 
 
-def start_prometheus(tmp_path: Path, scrape: str | None = None) -> Prometheus:
+def start_prometheus(tmp_path: Path, scrape: str | None = None, port: int | None = None) -> Prometheus:
+    """`port` reuses one (a restart: same port, same storage)."""
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     tmp_path.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     config = tmp_path / "prometheus.yml"
     scrape_configs = ""
     if scrape:

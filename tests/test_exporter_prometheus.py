@@ -141,3 +141,25 @@ def test_pull_endpoint_is_scraped(tmp_path: Path) -> None:
 def test_config_needs_a_destination(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="set endpoint"):
         parse_config(config(tmp_path, "{}", free_port(), free_port()))
+
+
+def test_prometheus_down_then_back_gets_everything(tmp_path: Path) -> None:
+    prometheus = start_prometheus(tmp_path / "prom")
+    port = int(prometheus.url.rsplit(":", 1)[1])
+    settings = (f"{{endpoint: '{prometheus.remote_write}', batch: {{flush_interval: 50ms}}, "
+                "retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}}")
+    try:
+        with run_service(config(tmp_path, settings, free_port(), free_port())) as running:
+            requests.post(f"{running.http}/v1/traces", data=genai_spans(15, seed=1).SerializeToString(), headers=PB)
+            wait_for(lambda: prometheus.value("sum(llmtap_requests_total)") == 15)
+            prometheus.stop()
+            for seed in (2, 3):  # accepted and queued while Prometheus is down
+                r = requests.post(f"{running.http}/v1/traces", data=genai_spans(10, seed=seed).SerializeToString(),
+                                  headers=PB)
+                assert r.status_code == 200
+            wait_for(lambda: running.service.telemetry.registry.get_sample_value(
+                "llmtap_exporter_send_failed_items_total", {"queue": "prometheus/metrics"}) or 0)
+            prometheus = start_prometheus(tmp_path / "prom", port=port)
+            wait_for(lambda: prometheus.value("sum(llmtap_requests_total)") == 35)
+    finally:
+        prometheus.stop()

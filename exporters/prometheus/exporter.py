@@ -93,13 +93,14 @@ class PrometheusExporter(Exporter):
         requests_ = [ExportMetricsServiceRequest.FromString(p) for p in payloads]
         with self.lock:
             write = self.translator.translate(requests_)
-            stale = self.translator.stale(int(time.time() * 1000), int(self.config.stale_after * 1000))
-        write.series.update(stale.series)
+            self.translator.stale(write, int(time.time() * 1000), int(self.config.stale_after * 1000))
+        if self.config.endpoint:
+            self._send(encode(write))  # raises for a retry: the state stays as it was
+        with self.lock:
+            self.translator.commit(write)
         if write.dropped:
             self.dropped_samples += write.dropped
             log.warning("%s: %d samples not after their series' last one were left out", self.id, write.dropped)
-        if self.config.endpoint:
-            self._send(encode(write))
 
     def _send(self, body: bytes) -> None:
         assert self.config.endpoint is not None

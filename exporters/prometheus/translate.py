@@ -101,11 +101,17 @@ class Family:
 
 @dataclass
 class Write:
-    """What one export sends: samples per series (in time order) and the metric families' metadata."""
+    """What one export sends: samples per series (in time order) and the metric families' metadata, and the
+    state it moves the translator to, applied by `Translator.commit` once the write is delivered (a retried
+    export translates again from the same state, to the same samples)."""
 
     series: dict[Labels, list[tuple[int, float]]] = field(default_factory=dict)
     families: dict[str, Family] = field(default_factory=dict)
     dropped: int = 0
+    totals: dict[Any, Any] = field(default_factory=dict)
+    last: dict[Labels, int] = field(default_factory=dict)
+    latest: dict[Labels, tuple[int, float]] = field(default_factory=dict)
+    expired: list[Labels] = field(default_factory=list)
 
     def add(self, labels: dict[str, str], ts_ms: int, value: float) -> None:
         self.series.setdefault(tuple(sorted(labels.items())), []).append((ts_ms, value))
@@ -166,7 +172,7 @@ class Translator:
                 value = float(p.as_int) if p.WhichOneof("value") == "as_int" else p.as_double
                 if delta:
                     key = (name, tuple(sorted(labels.items())))
-                    value = self.totals[key] = self.totals.get(key, 0.0) + value
+                    value = write.totals[key] = write.totals.get(key, self.totals.get(key, 0.0)) + value
                 ts = p.time_unix_nano // 1_000_000
                 write.add(labels, ts, value)
                 newest = max(newest, ts)
@@ -180,12 +186,12 @@ class Translator:
                 labels = {**_attributes(p.attributes), **base}
                 if delta:
                     series_key = (name, tuple(sorted(labels.items())), tuple(bounds))
-                    state = self.totals.get(series_key)
+                    state = write.totals.get(series_key, self.totals.get(series_key))
                     if state is not None:
                         counts = [a + b for a, b in zip(state[0], counts, strict=True)]
                         total += state[1]
                         count += state[2]
-                    self.totals[series_key] = [counts, total, count]
+                    write.totals[series_key] = [counts, total, count]
                 newest = max(newest, self._buckets(write, name, labels, p.time_unix_nano // 1_000_000, bounds,
                                                    counts, total, count))
         elif kind_of == "exponential_histogram":
@@ -229,7 +235,7 @@ class Translator:
         whole write for one out-of-order sample)."""
         for labels, samples in write.series.items():
             samples.sort()
-            last = self.last.get(labels, -1)
+            last = write.last.get(labels, self.last.get(labels, -1))
             kept = []
             for ts, value in samples:
                 if ts > last:
@@ -239,8 +245,16 @@ class Translator:
                     write.dropped += 1
             samples[:] = kept
             if kept:
-                self.last[labels] = last
-                self.latest[labels] = kept[-1]
+                write.last[labels] = last
+                write.latest[labels] = kept[-1]
+
+    def commit(self, write: Write) -> None:
+        """The write was delivered: its running totals, timestamps and staleness become the state."""
+        self.totals.update(write.totals)
+        self.last.update(write.last)
+        self.latest.update(write.latest)
+        for labels in write.expired:
+            self.latest.pop(labels, None)
         self.families.update(write.families)
 
     def save(self) -> dict[str, Any]:
@@ -258,12 +272,12 @@ class Translator:
         for labels, ts in state.get("last", []):
             self.last[tuple((str(k), str(v)) for k, v in labels)] = int(ts)
 
-    def stale(self, now_ms: int, after_ms: int) -> Write:
-        """Staleness markers for series not written for `after_ms`; they are then forgotten."""
-        write = Write()
-        for labels, (ts, _) in list(self.latest.items()):
-            if now_ms - ts >= after_ms:
-                write.series[labels] = [(max(now_ms, ts + 1), STALE_NAN)]
-                del self.latest[labels]
-                self.last[labels] = max(now_ms, ts + 1)
-        return write
+    def stale(self, write: Write, now_ms: int, after_ms: int) -> None:
+        """Add staleness markers for series not written for `after_ms`; once committed they are forgotten."""
+        for labels, (ts, _) in self.latest.items():
+            if labels in write.latest or now_ms - ts < after_ms:
+                continue
+            when = max(now_ms, ts + 1)
+            write.series[labels] = [(when, STALE_NAN)]
+            write.last[labels] = when
+            write.expired.append(labels)
