@@ -147,3 +147,20 @@ def test_config_errors(tmp_path: Path, bad: str) -> None:
 
     with pytest.raises(ConfigError):
         parse_config(config(tmp_path, bad))
+
+
+def test_a_refused_push_is_not_retried_and_is_counted(tmp_path: Path) -> None:
+    loki = FakeLoki()
+    loki.answers.append((400, {}))
+    server, endpoint = loki.serve()
+    try:
+        with run_service(config(tmp_path, f"{{endpoint: '{endpoint}', {RETRY}}}")) as running:
+            _post(running.http, "/v1/logs", log_records(6).SerializeToString())
+            registry = running.service.telemetry.registry
+            wait_for(lambda: registry.get_sample_value("llmtap_exporter_dropped_items_total",
+                                                       {"queue": "loki/logs"}) == 6)
+            _post(running.http, "/v1/logs", log_records(4).SerializeToString())
+            wait_for(lambda: len(loki.entries) == 4)
+    finally:
+        server.shutdown()
+    assert len(loki.attempts) == 2, "one attempt for the refused push, one for the next"
