@@ -43,7 +43,7 @@ def run(endpoint: str, calls: int, protocol: str = "http", seed: int | None = No
     for i in range(calls):
         service = rng.choice(SERVICES)
         provider_name, model, response_model, speed = rng.choice(MODELS)
-        start = now - rng.randint(0, 3600) * 10**9
+        start = now - rng.randint(0, 3000) * 10**9  # the last 50 minutes: inside `llmtap stats`' default hour
         input_tokens = rng.randint(50, 4000)
         output_tokens = rng.randint(10, 800)
         duration = speed * (0.3 + output_tokens / 120) * rng.uniform(0.7, 1.5)
