@@ -1,7 +1,8 @@
 """Sending one serialized OTLP request over OTLP/HTTP or OTLP/gRPC, with the OTLP specification's retry rules:
 429, 502, 503, 504 (HTTP) and UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED... (gRPC) are
 retried, honouring `Retry-After` / `RetryInfo`; every other failure is permanent. Shared by the exporters
-that speak OTLP (`tempo`, and `loki` in OTLP mode)."""
+that speak OTLP (`tempo`, and `loki` in OTLP mode); `HTTPClient` also carries Loki's pushes and Prometheus'
+remote writes, with their own retryable statuses."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import requests
 from llmtap.collector.queue import PermanentError, RetryableError
 from llmtap.collector.signals import Signal
 
-_RETRY_HTTP = frozenset({429, 502, 503, 504})
+OTLP_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RETRY_GRPC = frozenset({grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
                          grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS,
                          grpc.StatusCode.RESOURCE_EXHAUSTED})
@@ -36,7 +37,7 @@ def _retry_after(value: str | None) -> float | None:
 class HTTPClient:
     def __init__(self, url: str, signal: Signal, *, gzip_body: bool, timeout: float, headers: Mapping[str, str],
                  ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None,
-                 verify: bool = True):
+                 verify: bool = True, retry_statuses: frozenset[int] = OTLP_RETRY_STATUSES):
         base = url.rstrip("/")
         self.url = base if base.count("/") > 2 else base + _HTTP_PATH[signal]
         self.gzip = gzip_body
@@ -49,6 +50,7 @@ class HTTPClient:
         # Passed with each request: a session-wide `verify` loses to REQUESTS_CA_BUNDLE in the environment.
         self.verify: bool | str = ca_file if (ca_file and verify) else verify
         self.cert = (cert_file, key_file) if cert_file and key_file else None
+        self.retry_statuses = retry_statuses
 
     def send(self, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         data = gzip.compress(body, compresslevel=5) if self.gzip else body
@@ -60,7 +62,7 @@ class HTTPClient:
         if response.status_code < 300:
             return
         message = f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
-        if response.status_code in _RETRY_HTTP:
+        if response.status_code in self.retry_statuses:
             raise RetryableError(message, retry_after=_retry_after(response.headers.get("Retry-After")))
         raise PermanentError(message)
 

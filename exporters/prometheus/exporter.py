@@ -11,20 +11,20 @@ import time
 from pathlib import Path
 
 import cramjam
-import requests
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from llmtap.collector.component import Exporter, Host
-from llmtap.collector.queue import PermanentError, RetryableError
 from llmtap.collector.signals import Signal
 from llmtap.collector.telemetry import split_endpoint
+from llmtap.exporters.otlp_client import HTTPClient
 from llmtap.exporters.prometheus.config import PrometheusExporterConfig
 from llmtap.exporters.prometheus.prompb import MetricType, WriteRequest
 from llmtap.exporters.prometheus.translate import Translator, Write
 
 log = logging.getLogger("llmtap.exporter.prometheus")
-_RETRY = frozenset({429, 500, 502, 503, 504})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Remote write's retry rule: 5xx and 429 (the OTLP one leaves out 500)."""
 _TYPES = {"counter": "COUNTER", "gauge": "GAUGE", "histogram": "HISTOGRAM", "summary": "SUMMARY"}
 
 
@@ -53,10 +53,10 @@ class PrometheusExporter(Exporter):
         self.config = config
         self.translator = Translator(config.resource_to_telemetry_conversion)
         self.lock = threading.Lock()
-        self.session = requests.Session()
-        self.session.headers.update({"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
-                                     "X-Prometheus-Remote-Write-Version": "0.1.0", "User-Agent": "llmtap",
-                                     **config.headers})
+        self.client = HTTPClient(config.endpoint, Signal.METRICS, gzip_body=False, timeout=config.timeout,
+                                 headers={"Content-Encoding": "snappy", "X-Prometheus-Remote-Write-Version": "0.1.0",
+                                          "User-Agent": "llmtap", **config.headers},
+                                 retry_statuses=_RETRY_STATUSES) if config.endpoint else None
         self._runner: web.AppRunner | None = None
         self.dropped_samples = 0
         self.state_file: Path | None = None
@@ -80,7 +80,8 @@ class PrometheusExporter(Exporter):
     async def shutdown(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        self.session.close()
+        if self.client is not None:
+            self.client.close()
         if self.state_file is not None:
             with self.lock:
                 state = self.translator.save()
@@ -94,27 +95,13 @@ class PrometheusExporter(Exporter):
         with self.lock:
             write = self.translator.translate(requests_)
             self.translator.stale(write, int(time.time() * 1000), int(self.config.stale_after * 1000))
-        if self.config.endpoint:
-            self._send(encode(write))  # raises for a retry: the state stays as it was
+        if self.client is not None:
+            self.client.send(encode(write))  # raises for a retry: the state stays as it was
         with self.lock:
             self.translator.commit(write)
         if write.dropped:
             self.dropped_samples += write.dropped
             log.warning("%s: %d samples not after their series' last one were left out", self.id, write.dropped)
-
-    def _send(self, body: bytes) -> None:
-        assert self.config.endpoint is not None
-        try:
-            response = self.session.post(self.config.endpoint, data=body, timeout=self.config.timeout)
-        except requests.RequestException as exc:
-            raise RetryableError(f"{self.config.endpoint}: {type(exc).__name__}: {exc}") from None
-        if response.status_code < 300:
-            return
-        message = f"{self.config.endpoint}: HTTP {response.status_code}: {response.text[:300]}"
-        if response.status_code in _RETRY:
-            retry_after = response.headers.get("Retry-After")
-            raise RetryableError(message, float(retry_after) if retry_after and retry_after.isdigit() else None)
-        raise PermanentError(message)
 
     async def _scrape(self, request: web.Request) -> web.Response:
         return web.Response(text=self.exposition(), content_type="text/plain", charset="utf-8",
