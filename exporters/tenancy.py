@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import model_validator
@@ -46,3 +48,24 @@ def split(request: Any, tenant: TenantConfig) -> dict[str | None, Any]:
 
 def header(tenant: TenantConfig | None, name: str | None) -> dict[str, str]:
     return {tenant.header: name} if tenant is not None and name else {}
+
+
+class Deliveries:
+    """The tenants of each batch (by its deduplication token) already delivered, so that a retry after a
+    partial failure sends only the rest."""
+
+    def __init__(self, remember: int = 1000):
+        self.remember = remember
+        self._done: OrderedDict[str, set[str | None]] = OrderedDict()
+
+    def pending(self, token: str, parts: dict[str | None, Any]) -> Iterator[tuple[str | None, Any]]:
+        """The parts not yet delivered. A part counts as delivered once the caller asks for the next one,
+        i.e. once its send returned; a send that raises leaves it pending for the retry."""
+        done = self._done.setdefault(token, set())
+        for name, part in parts.items():
+            if name not in done:
+                yield name, part
+                done.add(name)
+        del self._done[token]
+        while len(self._done) > self.remember:
+            self._done.popitem(last=False)

@@ -183,3 +183,20 @@ def test_tls_with_a_private_ca(tmp_path: Path, protocol: str) -> None:
             wait_for(lambda: len(tempo.spans()) == 12)
     finally:
         server.shutdown() if protocol == "http" else server.stop(0)  # type: ignore[union-attr]
+
+
+def test_a_retry_after_a_partial_failure_sends_only_the_tenants_not_yet_delivered() -> None:
+    from llmtap.exporters.tenancy import Deliveries
+
+    deliveries = Deliveries()
+    parts: dict[str | None, int] = {"acme": 1, "globex": 2, None: 3}
+    sent: list[str | None] = []
+    with pytest.raises(ConnectionError):
+        for name, _ in deliveries.pending("batch-1", parts):
+            if name == "globex":
+                raise ConnectionError("backend went away")  # acme went out, globex did not
+            sent.append(name)
+    for name, _ in deliveries.pending("batch-1", parts):  # the retry
+        sent.append(name)
+    assert sent == ["acme", "globex", None], "acme is not sent twice, globex is not lost"
+    assert list(deliveries.pending("batch-2", parts)) == list(parts.items()), "another batch starts afresh"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 
 import cramjam
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -39,7 +38,7 @@ class LokiExporter(Exporter):
         self.config = config
         self.client: HTTPClient | None = None
         self.truncated_lines = 0
-        self._delivered: OrderedDict[str, set[str | None]] = OrderedDict()
+        self.deliveries = tenancy.Deliveries()
 
     async def start(self, host: Host) -> None:
         c = self.config
@@ -58,28 +57,25 @@ class LokiExporter(Exporter):
             self.client.close()
 
     def export(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
-        assert self.client is not None
         tenant = self.config.tenant
         if tenant is None or tenant.value is not None:
-            self._send(payloads, tenancy.header(tenant, tenant.value if tenant else None))
+            self._send(tenancy.header(tenant, tenant.value if tenant else None), payloads=payloads)
             return
-        done = self._delivered.setdefault(dedup_token, set())
-        merged = ExportLogsServiceRequest.FromString(b"".join(payloads))
-        for name, request in tenancy.split(merged, tenant).items():
-            if name not in done:
-                self._send([request.SerializeToString()], tenancy.header(tenant, name))
-                done.add(name)
-        del self._delivered[dedup_token]
-        while len(self._delivered) > 1000:
-            self._delivered.popitem(last=False)
+        parts = tenancy.split(ExportLogsServiceRequest.FromString(b"".join(payloads)), tenant)
+        for name, request in self.deliveries.pending(dedup_token, parts):
+            self._send(tenancy.header(tenant, name), request=request)
 
-    def _send(self, payloads: list[bytes], headers: dict[str, str]) -> None:
+    def _send(self, headers: dict[str, str], payloads: list[bytes] | None = None,
+              request: ExportLogsServiceRequest | None = None) -> None:
+        """Queued `payloads` as they are, or one `request` already parsed (a tenant's part)."""
         assert self.client is not None
         if self.config.mode == "otlp":
-            self.client.send(b"".join(payloads), headers)
+            self.client.send(request.SerializeToString() if request is not None else b"".join(payloads or ()),
+                             headers)
             return
-        streams = to_streams([ExportLogsServiceRequest.FromString(p) for p in payloads], self.config.labels,
-                             self.config.max_line_bytes)
+        requests = [request] if request is not None else [ExportLogsServiceRequest.FromString(p)
+                                                          for p in payloads or ()]
+        streams = to_streams(requests, self.config.labels, self.config.max_line_bytes)
         if streams.truncated:
             self.truncated_lines += streams.truncated
             log.warning("%s: %d lines over %d bytes were cut", self.id, streams.truncated,

@@ -6,8 +6,6 @@ fields merge), so an export parses nothing unless the tenant comes from a resour
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from llmtap.collector.component import Exporter, Host
@@ -24,8 +22,7 @@ class TempoExporter(Exporter):
         super().__init__(component_id)
         self.config = config
         self.client: HTTPClient | GRPCClient | None = None
-        self._delivered: OrderedDict[str, set[str | None]] = OrderedDict()
-        """Tenants already delivered per batch, so a retry after a partial failure sends only the rest."""
+        self.deliveries = tenancy.Deliveries()
 
     async def start(self, host: Host) -> None:
         c, tls = self.config, self.config.tls
@@ -53,12 +50,6 @@ class TempoExporter(Exporter):
         if tenant.value is not None:
             self.client.send(body, {tenant.header: tenant.value})
             return
-        done = self._delivered.setdefault(dedup_token, set())
-        for name, request in tenancy.split(ExportTraceServiceRequest.FromString(body), tenant).items():
-            if name in done:
-                continue
+        parts = tenancy.split(ExportTraceServiceRequest.FromString(body), tenant)
+        for name, request in self.deliveries.pending(dedup_token, parts):
             self.client.send(request.SerializeToString(), tenancy.header(tenant, name))
-            done.add(name)
-        del self._delivered[dedup_token]
-        while len(self._delivered) > 1000:
-            self._delivered.popitem(last=False)
