@@ -6,6 +6,7 @@ and change single keys without rebuilding the list.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
 from typing import Any
 
@@ -27,6 +28,28 @@ def value_of(v: AnyValue) -> Value:
     if kind == "bytes_value":
         return v.bytes_value.hex()
     return getattr(v, kind)  # type: ignore[no-any-return]
+
+
+def as_float(value: Any) -> float | None:
+    """An attribute value as a number (ints, doubles and numeric strings), or None (booleans included)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_text(value: Any) -> str:
+    """An attribute value as text: strings as they are, booleans `true`/`false`, arrays and maps as JSON, unset
+    as empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return "" if value is None else str(value)
 
 
 def set_value(v: AnyValue, value: Value) -> None:

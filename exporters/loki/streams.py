@@ -3,32 +3,15 @@ structured metadata (as Loki's own OTLP ingestion does), entries in time order p
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmtap import semconv
-from llmtap.collector.attributes import value_of
+from llmtap.collector.attributes import as_text, value_of
+from llmtap.exporters.prometheus.translate import label_name
 from llmtap.processors.genai_metrics.calls import summary_line
 
 _LEVELS = ((21, "fatal"), (17, "error"), (13, "warn"), (9, "info"), (5, "debug"), (1, "trace"))
-
-
-@functools.lru_cache(maxsize=4096)
-def label_name(key: str) -> str:
-    name = "".join(c if c.isalnum() or c == "_" else "_" for c in key)
-    return f"_{name}" if name[:1].isdigit() else name
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return "" if value is None else str(value)
 
 
 def level(record: Any) -> str:
@@ -61,7 +44,7 @@ def to_streams(requests: list[Any], label_keys: list[str], max_line_bytes: int) 
     wanted = set(label_keys)
     for request in requests:
         for rl in request.resource_logs:
-            resource = {kv.key: _text(value_of(kv.value)) for kv in rl.resource.attributes}
+            resource = {kv.key: as_text(value_of(kv.value)) for kv in rl.resource.attributes}
             resource_metadata = [(label_name(k), v) for k, v in resource.items() if k not in wanted]
             for sl in rl.scope_logs:
                 for record in sl.log_records:
@@ -71,7 +54,7 @@ def to_streams(requests: list[Any], label_keys: list[str], max_line_bytes: int) 
                         if key == "level":
                             labels["level"] = level(record)
                         elif key in attrs and attrs[key] not in (None, ""):
-                            labels[label_name(key)] = _text(attrs[key])
+                            labels[label_name(key)] = as_text(attrs[key])
                         elif resource.get(key):
                             labels[label_name(key)] = resource[key]
                     if not labels:
@@ -82,7 +65,7 @@ def to_streams(requests: list[Any], label_keys: list[str], max_line_bytes: int) 
                     if len(encoded) > max_line_bytes:
                         line = encoded[:max_line_bytes].decode(errors="ignore")
                         out.truncated += 1
-                    metadata = [(label_name(k), _text(v)) for k, v in attrs.items() if k not in wanted]
+                    metadata = [(label_name(k), as_text(v)) for k, v in attrs.items() if k not in wanted]
                     metadata += resource_metadata
                     if record.trace_id:
                         metadata.append(("trace_id", record.trace_id.hex()))
@@ -103,4 +86,4 @@ def _line(record: Any, attrs: dict[str, Any]) -> str:
     reads model, tokens, cost and latency, and `trace_id` links to Tempo."""
     if record.event_name == semconv.LLMTAP_LLM_CALL_EVENT and not record.HasField("body"):
         return summary_line(attrs)
-    return _text(value_of(record.body)) if record.HasField("body") else ""
+    return as_text(value_of(record.body)) if record.HasField("body") else ""

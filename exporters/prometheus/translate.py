@@ -7,6 +7,7 @@ dropped and counted rather than failing the whole write)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -17,7 +18,7 @@ from typing import Any
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from llmtap.collector.attributes import value_of
+from llmtap.collector.attributes import as_text, value_of
 
 Labels = tuple[tuple[str, str], ...]
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
@@ -56,28 +57,21 @@ def metric_name(name: str, unit: str, kind: str) -> str:
     return base
 
 
+@functools.lru_cache(maxsize=4096)
 def label_name(key: str) -> str:
+    """An attribute key as a Prometheus label name (Loki's labels and structured metadata follow the same
+    rule): `gen_ai.request.model` -> `gen_ai_request_model`, `2xx` -> `key_2xx`."""
     name = _INVALID_LABEL.sub("_", key)
     if not name or name[0].isdigit():
         name = f"key_{name}"
     return name
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        import json
-
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
 def _attributes(attrs: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for kv in attrs:
         name = label_name(kv.key)
-        value = _text(value_of(kv.value))
+        value = as_text(value_of(kv.value))
         out[name] = f"{out[name]};{value}" if name in out else value  # keys that sanitize alike are joined
     return out
 
@@ -132,7 +126,7 @@ class Translator:
         write = Write()
         for request in requests:
             for rm in request.resource_metrics:
-                resource = {kv.key: _text(value_of(kv.value)) for kv in rm.resource.attributes}
+                resource = {kv.key: as_text(value_of(kv.value)) for kv in rm.resource.attributes}
                 base = self._identity(resource)
                 extra = ({label_name(k): v for k, v in resource.items() if k not in _RESOURCE_IDENTITY}
                          if self.resource_attributes_as_labels else {})

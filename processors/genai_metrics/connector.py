@@ -31,6 +31,7 @@ from opentelemetry.semconv.attributes import error_attributes, service_attribute
 
 from llmtap import semconv
 from llmtap.collector import attributes
+from llmtap.collector.attributes import as_float, as_text
 from llmtap.collector.component import Connector, Derived, Host
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost.prices import Usage
@@ -71,21 +72,6 @@ _LABELS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN
            gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
            semconv.LLMTAP_TENANT_ID)
 _STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class _Histogram:
@@ -202,13 +188,14 @@ class GenAIMetricsConnector(Connector):
     # -- per span ---------------------------------------------------------------------------------
     def _labels(self, found: dict[str, Any], error_type: str) -> tuple[tuple[str, str], ...]:
         values = {
-            gen_ai.GEN_AI_PROVIDER_NAME: _str(found.get(gen_ai.GEN_AI_PROVIDER_NAME)),
-            gen_ai.GEN_AI_OPERATION_NAME: _str(found.get(gen_ai.GEN_AI_OPERATION_NAME)),
-            gen_ai.GEN_AI_REQUEST_MODEL: _str(found.get(gen_ai.GEN_AI_REQUEST_MODEL)),
-            gen_ai.GEN_AI_RESPONSE_MODEL: _str(found.get(gen_ai.GEN_AI_RESPONSE_MODEL)),
+            gen_ai.GEN_AI_PROVIDER_NAME: as_text(found.get(gen_ai.GEN_AI_PROVIDER_NAME)),
+            gen_ai.GEN_AI_OPERATION_NAME: as_text(found.get(gen_ai.GEN_AI_OPERATION_NAME)),
+            gen_ai.GEN_AI_REQUEST_MODEL: as_text(found.get(gen_ai.GEN_AI_REQUEST_MODEL)),
+            gen_ai.GEN_AI_RESPONSE_MODEL: as_text(found.get(gen_ai.GEN_AI_RESPONSE_MODEL)),
             error_attributes.ERROR_TYPE: error_type,
-            user_attributes.USER_ID: self.users.label(_str(found.get(user_attributes.USER_ID))) if self.users else "",
-            semconv.LLMTAP_TENANT_ID: (self.tenants.label(_str(found.get(semconv.LLMTAP_TENANT_ID)))
+            user_attributes.USER_ID: (self.users.label(as_text(found.get(user_attributes.USER_ID)))
+                                      if self.users else ""),
+            semconv.LLMTAP_TENANT_ID: (self.tenants.label(as_text(found.get(semconv.LLMTAP_TENANT_ID)))
                                        if self.tenants else ""),
         }
         return tuple((k, values[k]) for k in _LABELS if values[k])
@@ -222,13 +209,13 @@ class GenAIMetricsConnector(Connector):
                 if n:
                     series.tokens[kind] = series.tokens.get(kind, 0) + n
         for key, kind in _COST_PARTS:
-            part = _number(found.get(key))
+            part = as_float(found.get(key))
             if part:
                 series.cost[kind] = series.cost.get(kind, 0.0) + part
         if series.duration is None:
             series.duration = _Histogram(len(self.duration_bounds) + 1)
         series.duration.add(self.duration_bounds, seconds)
-        ttft = _number(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        ttft = as_float(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         if ttft is not None:
             if series.ttft is None:
                 series.ttft = _Histogram(len(self.ttft_bounds) + 1)
@@ -280,8 +267,8 @@ class GenAIMetricsConnector(Connector):
                     if resource_key is None:
                         res = attributes.pick(rs.resource.attributes, _RESOURCE_KEYS)
                         res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
-                        resource_key = tuple(sorted((k, _str(v)) for k, v in res.items()))
-                    error_type = _str(found.get(error_attributes.ERROR_TYPE))
+                        resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
+                    error_type = as_text(found.get(error_attributes.ERROR_TYPE))
                     if not error_type and span.status.code == Status.STATUS_CODE_ERROR:
                         error_type = "_OTHER"
                     seconds = max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9

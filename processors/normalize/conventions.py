@@ -14,6 +14,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.semconv._incubating.attributes import server_attributes, session_attributes, user_attributes
 
 from llmtap import semconv
+from llmtap.collector.attributes import as_float
 from llmtap.processors.normalize import messages
 from llmtap.processors.normalize.values import (
     dumps,
@@ -23,7 +24,6 @@ from llmtap.processors.normalize.values import (
     provider_name,
     string_list,
     text,
-    to_float,
     to_int,
 )
 
@@ -52,15 +52,15 @@ RENAMES: dict[str, tuple[str, Convert]] = {
     "llm.request.type": (gen_ai.GEN_AI_OPERATION_NAME, operation_name),
     "gen_ai.user": (user_attributes.USER_ID, text),
     "llm.user": (user_attributes.USER_ID, text),
-    "llm.top_k": (gen_ai.GEN_AI_REQUEST_TOP_K, to_float),
-    "llm.frequency_penalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, to_float),
-    "llm.presence_penalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, to_float),
+    "llm.top_k": (gen_ai.GEN_AI_REQUEST_TOP_K, as_float),
+    "llm.frequency_penalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
+    "llm.presence_penalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
     # OpenLIT
     "gen_ai.request.user": (user_attributes.USER_ID, text),
     "gen_ai.request.service_tier": ("openai.request.service_tier", text),
     "gen_ai.response.service_tier": ("openai.response.service_tier", text),
     "gen_ai.response.system_fingerprint": ("openai.response.system_fingerprint", text),
-    "gen_ai.usage.cost": (semconv.LLMTAP_COST_CLIENT_USD, to_float),
+    "gen_ai.usage.cost": (semconv.LLMTAP_COST_CLIENT_USD, as_float),
     # OpenInference (Phoenix)
     "llm.system": (gen_ai.GEN_AI_PROVIDER_NAME, provider_name),
     "llm.provider": (gen_ai.GEN_AI_PROVIDER_NAME, provider_name),
@@ -94,12 +94,12 @@ _VERCEL_RENAMES: dict[str, tuple[str, Convert]] = {
     "ai.usage.reasoningTokens": (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, to_int),
     "ai.settings.maxOutputTokens": (gen_ai.GEN_AI_REQUEST_MAX_TOKENS, to_int),
     "ai.settings.maxTokens": (gen_ai.GEN_AI_REQUEST_MAX_TOKENS, to_int),
-    "ai.settings.temperature": (gen_ai.GEN_AI_REQUEST_TEMPERATURE, to_float),
-    "ai.settings.topP": (gen_ai.GEN_AI_REQUEST_TOP_P, to_float),
-    "ai.settings.topK": (gen_ai.GEN_AI_REQUEST_TOP_K, to_float),
+    "ai.settings.temperature": (gen_ai.GEN_AI_REQUEST_TEMPERATURE, as_float),
+    "ai.settings.topP": (gen_ai.GEN_AI_REQUEST_TOP_P, as_float),
+    "ai.settings.topK": (gen_ai.GEN_AI_REQUEST_TOP_K, as_float),
     "ai.settings.seed": (gen_ai.GEN_AI_REQUEST_SEED, to_int),
-    "ai.settings.frequencyPenalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, to_float),
-    "ai.settings.presencePenalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, to_float),
+    "ai.settings.frequencyPenalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
+    "ai.settings.presencePenalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
     "ai.settings.stopSequences": (gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES, string_list),
     "ai.telemetry.metadata.userId": (user_attributes.USER_ID, text),
     "ai.telemetry.metadata.sessionId": (session_attributes.SESSION_ID, text),
@@ -111,13 +111,13 @@ _VERCEL_CALLS = {"ai.generateText.doGenerate": "chat", "ai.streamText.doStream":
 usage and are left alone, so that nothing is counted twice."""
 
 _INVOCATION = {"model": (gen_ai.GEN_AI_REQUEST_MODEL, text),
-               "temperature": (gen_ai.GEN_AI_REQUEST_TEMPERATURE, to_float),
-               "top_p": (gen_ai.GEN_AI_REQUEST_TOP_P, to_float), "top_k": (gen_ai.GEN_AI_REQUEST_TOP_K, to_float),
+               "temperature": (gen_ai.GEN_AI_REQUEST_TEMPERATURE, as_float),
+               "top_p": (gen_ai.GEN_AI_REQUEST_TOP_P, as_float), "top_k": (gen_ai.GEN_AI_REQUEST_TOP_K, as_float),
                "max_tokens": (gen_ai.GEN_AI_REQUEST_MAX_TOKENS, to_int),
                "max_completion_tokens": (gen_ai.GEN_AI_REQUEST_MAX_TOKENS, to_int),
                "seed": (gen_ai.GEN_AI_REQUEST_SEED, to_int), "n": (gen_ai.GEN_AI_REQUEST_CHOICE_COUNT, to_int),
-               "frequency_penalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, to_float),
-               "presence_penalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, to_float),
+               "frequency_penalty": (gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
+               "presence_penalty": (gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
                "stop": (gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES, string_list), "user": (user_attributes.USER_ID, text)}
 """OpenInference's `llm.invocation_parameters` (the request's JSON) and what each key is now."""
 
@@ -151,7 +151,7 @@ def renames(attrs: dict[str, Any], out: dict[str, Any], used: set[str]) -> None:
                                                    "gen_ai.is_streaming", "llm.is_streaming"))
     ttft = attrs.get("gen_ai.server.time_to_first_token")  # OpenLIT sets it on calls that did not stream too
     if streaming and ttft is not None:
-        _set(out, attrs, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, to_float(ttft))
+        _set(out, attrs, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, as_float(ttft))
         used.add("gen_ai.server.time_to_first_token")
     base = attrs.get("gen_ai.openai.api_base")
     if isinstance(base, str) and base:

@@ -7,6 +7,8 @@ from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 
+from llmtap.collector.attributes import as_float
+
 PROVIDERS = frozenset(e.value for e in gen_ai.GenAiProviderNameValues)
 _PROVIDER_ALIASES = {
     "az.ai.openai": "azure.ai.openai", "azure": "azure.ai.openai", "azure_openai": "azure.ai.openai",
@@ -49,17 +51,8 @@ def to_int(value: Any) -> int | None:
         return None
 
 
-def to_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def ms_to_s(value: Any) -> float | None:
-    ms = to_float(value)
+    ms = as_float(value)
     return None if ms is None else ms / 1000
 
 

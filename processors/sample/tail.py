@@ -21,6 +21,7 @@ from opentelemetry.semconv.attributes import error_attributes
 
 from llmtap import semconv
 from llmtap.collector import attributes
+from llmtap.collector.attributes import as_float
 from llmtap.processors.sample import threshold
 from llmtap.processors.sample.config import Policy, TailConfig
 
@@ -173,11 +174,11 @@ class TailSampler:
             return (end - start) / 1e9 >= policy.threshold
         if policy.type == "cost":
             assert policy.threshold_usd is not None
-            return sum(_number(f.get(semconv.LLMTAP_COST_USD)) for f in found) >= policy.threshold_usd
+            return sum(as_float(f.get(semconv.LLMTAP_COST_USD)) or 0.0 for f in found) >= policy.threshold_usd
         if policy.type == "tokens":
             assert policy.threshold_tokens is not None
-            total = sum(_number(f.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS))
-                        + _number(f.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)) for f in found)
+            total = sum((as_float(f.get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS)) or 0.0)
+                        + (as_float(f.get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)) or 0.0) for f in found)
             return total >= policy.threshold_tokens
         # attribute: on any span, or on the resource of any span
         assert policy.key is not None
@@ -202,12 +203,3 @@ def _shell(kind: Any, message: Any, repeated: str) -> Any:
             else:
                 setattr(copy, descriptor.name, value)
     return copy
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or value is None:
-        return 0.0
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
