@@ -4,13 +4,9 @@ get with the OTLP protobuf schema, record the tenant header, and answer as told 
 from __future__ import annotations
 
 import gzip
-import ssl
-import threading
 import time
-from collections import deque
 from concurrent import futures
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import grpc
@@ -20,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from tests.fake_backend import FakeBackend
 from tests.tls import TLSFiles
 
 
@@ -31,64 +28,28 @@ class Received:
 
 
 @dataclass
-class FakeTempo:
+class FakeTempo(FakeBackend):
+    """gRPC maps told answers 503 to UNAVAILABLE, 429 to RESOURCE_EXHAUSTED and 400 to INVALID_ARGUMENT."""
+
     received: list[Received] = field(default_factory=list)
-    answers: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
-    """Answers to give before going back to 200 (HTTP status, headers); gRPC maps 503 to UNAVAILABLE,
-    429 to RESOURCE_EXHAUSTED and 400 to INVALID_ARGUMENT."""
-    attempts: list[float] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spans(self) -> list[Any]:
         with self.lock:
             return [s for r in self.received for rs in r.request.resource_spans for ss in rs.scope_spans
                     for s in ss.spans]
 
-    def next_answer(self) -> tuple[int, dict[str, str]]:
-        with self.lock:
-            self.attempts.append(time.monotonic())
-            return self.answers.popleft() if self.answers else (200, {})
-
     def record(self, tenant: str | None, body: bytes) -> None:
         with self.lock:
             self.received.append(Received(tenant, ExportTraceServiceRequest.FromString(body), time.monotonic()))
 
-    # -- OTLP/HTTP --------------------------------------------------------------------------------
-    def serve_http(self, tls: TLSFiles | None = None) -> tuple[ThreadingHTTPServer, str]:
-        tempo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                status, headers = tempo.next_answer()
-                if self.path != "/v1/traces":
-                    status = 404
-                if status == 200:
-                    tempo.record(self.headers.get("X-Scope-OrgID"), body)
-                    payload = ExportTraceServiceResponse().SerializeToString()
-                else:
-                    payload = f"status {status}".encode()
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        scheme = "http"
-        if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(tls.cert, tls.key)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-            scheme = "https"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    # -- OTLP/HTTP (FakeBackend.serve_http) -------------------------------------------------------
+    def accept(self, path: str, headers: Any, body: bytes) -> tuple[int, bytes]:
+        if path != "/v1/traces":
+            return 404, b"404 page not found"
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.record(headers.get("X-Scope-OrgID"), body)
+        return 200, ExportTraceServiceResponse().SerializeToString()
 
     # -- OTLP/gRPC --------------------------------------------------------------------------------
     def serve_grpc(self, tls: TLSFiles | None = None) -> tuple[grpc.Server, str]:
@@ -98,9 +59,9 @@ class FakeTempo:
 
         class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request: Any, context: Any) -> Any:
-                status, _ = tempo.next_answer()
-                if status != 200:
-                    context.abort(codes[status], f"status {status}")
+                told = tempo.next_answer()
+                if told is not None:
+                    context.abort(codes[told[0]], f"status {told[0]}")
                 metadata = dict(context.invocation_metadata())
                 tempo.record(metadata.get("x-scope-orgid"), request.SerializeToString())
                 return ExportTraceServiceResponse()

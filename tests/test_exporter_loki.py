@@ -46,7 +46,7 @@ def _post(url: str, path: str, body: bytes) -> None:
 
 def test_push_streams_labels_metadata_and_call_lines(tmp_path: Path) -> None:
     loki = FakeLoki()
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     try:
         with run_service(config(tmp_path, f"{{endpoint: '{endpoint}', {RETRY}}}")) as running:
             spans = genai_spans(20, service="support-bot", seed=3)
@@ -83,7 +83,7 @@ def test_push_streams_labels_metadata_and_call_lines(tmp_path: Path) -> None:
 def test_rate_limited_then_delivered_once(tmp_path: Path) -> None:
     loki = FakeLoki()
     loki.answers.extend([(429, {"Retry-After": "1"}), (503, {})])
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     try:
         with run_service(config(tmp_path, f"{{endpoint: '{endpoint}', {RETRY}}}")) as running:
             _post(running.http, "/v1/logs", log_records(30).SerializeToString())
@@ -96,7 +96,7 @@ def test_rate_limited_then_delivered_once(tmp_path: Path) -> None:
 
 def test_long_lines_are_cut_to_the_limit(tmp_path: Path) -> None:
     loki = FakeLoki(max_line_size=1000)
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     request = log_records(2)
     request.resource_logs[0].scope_logs[0].log_records[0].body.string_value = "é" * 5000
     try:
@@ -111,7 +111,7 @@ def test_long_lines_are_cut_to_the_limit(tmp_path: Path) -> None:
 
 def test_tenants_from_a_resource_attribute(tmp_path: Path) -> None:
     loki = FakeLoki()
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     settings = f"{{endpoint: '{endpoint}', tenant: {{from_resource_attribute: tenant, default: shared}}, {RETRY}}}"
     try:
         with run_service(config(tmp_path, settings)) as running:
@@ -128,7 +128,7 @@ def test_tenants_from_a_resource_attribute(tmp_path: Path) -> None:
 
 def test_otlp_mode_sends_the_logs_as_they_are(tmp_path: Path) -> None:
     loki = FakeLoki()
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     sent = log_records(7)
     try:
         with run_service(config(tmp_path, f"{{endpoint: '{endpoint}', mode: otlp, {RETRY}}}")) as running:
@@ -152,7 +152,7 @@ def test_config_errors(tmp_path: Path, bad: str) -> None:
 def test_a_refused_push_is_not_retried_and_is_counted(tmp_path: Path) -> None:
     loki = FakeLoki()
     loki.answers.append((400, {}))
-    server, endpoint = loki.serve()
+    server, endpoint = loki.serve_http()
     try:
         with run_service(config(tmp_path, f"{{endpoint: '{endpoint}', {RETRY}}}")) as running:
             _post(running.http, "/v1/logs", log_records(6).SerializeToString())
