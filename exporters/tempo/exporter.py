@@ -44,11 +44,8 @@ class TempoExporter(Exporter):
         assert self.client is not None
         body = b"".join(payloads)
         tenant = self.config.tenant
-        if tenant is None:
-            self.client.send(body)
-            return
-        if tenant.value is not None:
-            self.client.send(body, {tenant.header: tenant.value})
+        if tenant is None or tenant.value is not None:
+            self.client.send(body, tenancy.header(tenant, tenant.value if tenant else None))
             return
         parts = tenancy.split(ExportTraceServiceRequest.FromString(body), tenant)
         for name, request in self.deliveries.pending(dedup_token, parts):
