@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test debian-packages lint typecheck unit bench fixtures clean
+.PHONY: serve test debian-packages lint typecheck unit bench fixtures dashboards clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.instrumentation
 	$(BIN)/python -m bench.redact
 	$(BIN)/python -m bench.exporters
+
+# Regenerate grafana/dashboards/*.json from grafana/generator (the tests fail while they are out of date).
+dashboards: $(STAMP)
+	$(BIN)/python -m grafana.generator
 
 # Re-capture what other instrumentations emit (tests/fixtures/normalize), one virtualenv per library.
 # Not part of `make test`: the fixtures are committed.

@@ -25,7 +25,9 @@ MODELS = [
 ]
 SERVICES = ["support-bot", "search-api", "summarizer"]
 PROMPTS = ["Summarize this ticket for the on-call engineer.", "Translate the release notes to German.",
-           "Which invoices are overdue?", "Write a SQL query counting active users per day."]
+           "Which invoices are overdue?", "Write a SQL query counting active users per day.",
+           # PII, so the redact processor has something to find: placeholders and llmtap.pii.* in the store
+           "Send the overdue invoice to jane.doe@example.com and call +44 20 7946 0958 if she does not answer."]
 ERRORS = ["rate_limit", "timeout", "server_error"]
 
 

@@ -79,6 +79,8 @@ class SelfTelemetry:
 
     def add_queue(self, queue: BoundedQueue) -> None:
         self._queues.append(queue)
+        for counter in (self.exported, self.export_failures, self.dropped):
+            counter.labels(queue.name)  # at 0 from the start: rate() sees the first failure
 
     def export_result(self, queue: str, items: int, seconds: float, outcome: str) -> None:
         self.export_latency.labels(queue).observe(seconds)

@@ -39,8 +39,9 @@ class Prometheus:
         self.proc.wait(30)
 
 
-def start_prometheus(tmp_path: Path, scrape: str | None = None, port: int | None = None) -> Prometheus:
-    """`port` reuses one (a restart: same port, same storage)."""
+def start_prometheus(tmp_path: Path, scrape: str | None = None, port: int | None = None,
+                     rules: Path | None = None) -> Prometheus:
+    """`port` reuses one (a restart: same port, same storage); `rules` is a rule file to load."""
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     tmp_path.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -52,7 +53,8 @@ def start_prometheus(tmp_path: Path, scrape: str | None = None, port: int | None
     scrape_interval: 1s
     static_configs: [{{targets: ["{scrape}"]}}]
 """
-    config.write_text(f"global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n{scrape_configs}")
+    rule_files = f"rule_files: [{rules}]\n" if rules else ""
+    config.write_text(f"global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n{rule_files}{scrape_configs}")
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"],

@@ -65,6 +65,40 @@ def test_names_follow_prometheus_otlp_translation() -> None:
     assert [_le(b) for b in (2.0, 0.5, 1e-05, 250.0, math.inf)] == ["2", "0.5", "0.00001", "250", "+Inf"]
 
 
+def test_a_new_delta_series_starts_with_a_zero_at_its_start_time() -> None:
+    """One increment of a new series is visible to rate()/increase(): a 0 at the interval's start, then the
+    total; the next interval continues from the total without another zero."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+
+    from llmtap.exporters.prometheus.translate import Translator
+
+    def request(start_s: int, end_s: int, calls: int) -> ExportMetricsServiceRequest:
+        r = ExportMetricsServiceRequest()
+        metrics = r.resource_metrics.add().scope_metrics.add().metrics
+        counter = metrics.add(name="llmtap.requests", unit="{request}")
+        counter.sum.is_monotonic = True
+        counter.sum.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+        point = counter.sum.data_points.add(start_time_unix_nano=start_s * 10**9, time_unix_nano=end_s * 10**9,
+                                            as_int=calls)
+        hist = metrics.add(name="llmtap.request.duration", unit="s")
+        hist.histogram.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+        hp = hist.histogram.data_points.add(start_time_unix_nano=point.start_time_unix_nano,
+                                            time_unix_nano=point.time_unix_nano, count=calls, sum=2.0 * calls)
+        hp.explicit_bounds.append(1.0)
+        hp.bucket_counts.extend([0, calls])
+        return r
+
+    translator = Translator()
+    first = translator.translate([request(100, 115, 1)])
+    translator.commit(first)
+    assert first.series[(("__name__", "llmtap_requests_total"),)] == [(100_000, 0.0), (115_000, 1.0)]
+    assert first.series[(("__name__", "llmtap_request_duration_seconds_count"),)] == [(100_000, 0.0), (115_000, 1.0)]
+    assert first.series[(("__name__", "llmtap_request_duration_seconds_bucket"), ("le", "+Inf"))][0] == (100_000, 0.0)
+    second = translator.translate([request(115, 130, 2)])
+    assert second.series[(("__name__", "llmtap_requests_total"),)] == [(130_000, 3.0)]
+
+
 def test_remote_write_counters_histograms_and_target_info(tmp_path: Path, prometheus: Prometheus) -> None:
     grpc_port, http_port = free_port(), free_port()
     settings = f"{{endpoint: '{prometheus.remote_write}', batch: {{flush_interval: 50ms}}}}"

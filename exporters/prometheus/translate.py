@@ -76,6 +76,14 @@ def _attributes(attrs: Any) -> dict[str, str]:
     return out
 
 
+def _created(point: Any, ts_ms: int) -> int | None:
+    """When a delta series is new, its start time, for a zero sample there: Prometheus then sees the first
+    interval's increase (rate() and increase() need two samples; a series that counts once, such as one user's
+    calls to one model, would otherwise never show). Prometheus does the same with created timestamps."""
+    start = point.start_time_unix_nano // 1_000_000
+    return start if 0 < start < ts_ms else None
+
+
 def _le(bound: float) -> str:
     """A bound as Prometheus writes it (Go's shortest decimal, no exponent): `2`, `0.5`, `+Inf`."""
     if math.isinf(bound):
@@ -164,10 +172,14 @@ class Translator:
             for p in data.data_points:
                 labels = {**_attributes(p.attributes), **base, "__name__": name}
                 value = float(p.as_int) if p.WhichOneof("value") == "as_int" else p.as_double
+                ts = p.time_unix_nano // 1_000_000
                 if delta:
                     key = (name, tuple(sorted(labels.items())))
-                    value = write.totals[key] = write.totals.get(key, self.totals.get(key, 0.0)) + value
-                ts = p.time_unix_nano // 1_000_000
+                    previous = write.totals.get(key, self.totals.get(key))
+                    start = _created(p, ts) if previous is None else None
+                    if start is not None:
+                        write.add(labels, start, 0.0)
+                    value = write.totals[key] = (previous or 0.0) + value
                 write.add(labels, ts, value)
                 newest = max(newest, ts)
         elif kind_of == "histogram":
@@ -181,6 +193,9 @@ class Translator:
                 if delta:
                     series_key = (name, tuple(sorted(labels.items())), tuple(bounds))
                     state = write.totals.get(series_key, self.totals.get(series_key))
+                    start = _created(p, p.time_unix_nano // 1_000_000) if state is None else None
+                    if start is not None:
+                        self._buckets(write, name, labels, start, bounds, [0] * len(counts), 0.0, 0)
                     if state is not None:
                         counts = [a + b for a, b in zip(state[0], counts, strict=True)]
                         total += state[1]

@@ -49,6 +49,9 @@ class SampleProcessor(Processor):
 
     async def start(self, host: Host) -> None:
         self.telemetry = host.telemetry
+        if self.telemetry is not None:
+            for decision in ("kept", "dropped"):  # at 0 from the start, as the receivers' counters
+                self.telemetry.sampled.labels(self.id, decision)
         if self.tail is not None:
             self._ticker = asyncio.create_task(self._tick())
 

@@ -14,6 +14,9 @@ from llmtap.collector.telemetry import SelfTelemetry
 
 log = logging.getLogger("llmtap.receiver.otlp")
 
+REFUSAL_REASONS = ("queue_full", "invalid", "shutting_down")
+"""The `reason` label of llmtap_receiver_refused_items."""
+
 
 @dataclass
 class Outcome:
@@ -44,7 +47,19 @@ class OTLPReceiver(Receiver):
             http_server = HTTPServer(self, protocols.http)
             await http_server.start()
             self._servers.append(http_server)
+        self._zero_counters([t for t in ("grpc", "http") if getattr(protocols, t) is not None])
         self.accepting = True
+
+    def _zero_counters(self, transports: list[str]) -> None:
+        """Every counter this receiver may raise exists from the start at 0, so `rate()` and `increase()` see
+        the first refusal instead of a series that appears out of nowhere (and dashboards show 0, not "no data")."""
+        if self.telemetry is None:
+            return
+        for transport in transports:
+            for signal in Signal:
+                self.telemetry.accepted.labels(self.id, transport, signal.value)
+                for reason in REFUSAL_REASONS:
+                    self.telemetry.refused.labels(self.id, transport, signal.value, reason)
 
     async def stop_accepting(self) -> None:
         """First step of shutdown: new requests get 503 / UNAVAILABLE (retry elsewhere or later)."""
