@@ -25,6 +25,10 @@ LLMTAP_COST_OUTPUT_USD: Final = "llmtap.cost.output_usd"
 LLMTAP_COST_REASONING_USD: Final = "llmtap.cost.reasoning_usd"
 """The part of the cost for reasoning (thinking) output tokens (double, USD)."""
 
+LLMTAP_COST_CACHE_SAVINGS_USD: Final = "llmtap.cost.cache_savings_usd"
+"""What the prompt cache saved on this call: its cache-read tokens at the input price minus what they cost at
+the cache-read price. Not a part of `llmtap.cost.usd`; set only when positive (double, USD)."""
+
 LLMTAP_COST_SOURCE: Final = "llmtap.cost.source"
 """Where the prices came from: `genai-prices` or `override` (a price from the collector's config) (string)."""
 
@@ -69,6 +73,10 @@ LLMTAP_COST: Final = "llmtap.cost.usd"
 """Cost in US dollars by `gen_ai.token.type` (counter, `{USD}`; Prometheus: `llmtap_cost_usd_total`). Here the
 types are the disjoint parts of `llmtap.cost.usd` (`input` meaning uncached input, `output` meaning
 non-reasoning output), so their sum is the total."""
+
+LLMTAP_COST_CACHE_SAVINGS: Final = "llmtap.cost.cache_savings.usd"
+"""What prompt caching saved, in US dollars, from `llmtap.cost.cache_savings_usd` (counter, `{USD}`;
+Prometheus: `llmtap_cost_cache_savings_usd_total`)."""
 
 LLMTAP_REQUEST_DURATION: Final = "llmtap.request.duration"
 """Duration of GenAI operations (histogram, `s`, buckets up to ten minutes; Prometheus:

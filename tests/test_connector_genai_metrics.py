@@ -8,6 +8,7 @@ import re
 import shlex
 from typing import Any
 
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
@@ -98,6 +99,21 @@ def test_series_labels_histograms_and_error_types() -> None:
     first_end = _points(out, semconv.LLMTAP_REQUESTS)[0][1].time_unix_nano
     again = _derive(connector, _request(_chat()))
     assert _points(again, semconv.LLMTAP_REQUESTS)[0][1].start_time_unix_nano == first_end
+
+
+def test_cost_parts_and_cache_savings_are_series() -> None:
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
+    out = _derive(connector, _request(
+        _chat("gpt-4o", **{semconv.LLMTAP_COST_INPUT_USD: 0.25, semconv.LLMTAP_COST_CACHE_READ_USD: 0.02,
+                           semconv.LLMTAP_COST_CACHE_SAVINGS_USD: 0.18}),
+        _chat("gpt-4o", **{semconv.LLMTAP_COST_INPUT_USD: 0.5, semconv.LLMTAP_COST_CACHE_SAVINGS_USD: 0.5}),
+        _chat("no-cache", **{semconv.LLMTAP_COST_INPUT_USD: 1.0})))
+    cost = {(labels["gen_ai.request.model"], labels["gen_ai.token.type"]): p.as_double
+            for labels, p in _points(out, semconv.LLMTAP_COST)}
+    assert cost == {("gpt-4o", "input"): 0.75, ("gpt-4o", "cache_read"): 0.02, ("no-cache", "input"): 1.0}
+    savings = {labels["gen_ai.request.model"]: p.as_double
+               for labels, p in _points(out, semconv.LLMTAP_COST_CACHE_SAVINGS)}
+    assert savings == {"gpt-4o": pytest.approx(0.68)}, "a model without savings has no series"
 
 
 def test_counts_add_up_across_requests_and_only_for_committed_ones() -> None:

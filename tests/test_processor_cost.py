@@ -140,6 +140,9 @@ def test_parts_of_a_cached_reasoning_call() -> None:
     assert attrs[semconv.LLMTAP_COST_CACHE_WRITE_USD] == 0
     assert attrs[semconv.LLMTAP_COST_OUTPUT_USD] == pytest.approx(200 * 10e-6)
     assert attrs[semconv.LLMTAP_COST_REASONING_USD] == pytest.approx(600 * 10e-6)
+    assert attrs[semconv.LLMTAP_COST_CACHE_SAVINGS_USD] == pytest.approx(2000 * (1.25e-6 - 0.125e-6))
+    [uncached] = priced(genai("openai", "gpt-5", 4000, 800))
+    assert semconv.LLMTAP_COST_CACHE_SAVINGS_USD not in uncached
 
 
 def test_uncached_anthropic_counts_are_not_counted_twice() -> None:

@@ -30,6 +30,10 @@ def build() -> model.Dashboard:
              .with_panel(single("Cost per 1k tokens", "currencyUSD", promql(
                  f"1000 * sum(rate({COST}[{RATE}])) / sum(rate(llmtap_tokens_total{{{FILTER}, "
                  f'gen_ai_token_type=~"input|output"}}[{RATE}]))'), decimals=4))
+             .with_panel(single("Saved by prompt caching in range", "currencyUSD", promql(
+                 f"sum(increase(llmtap_cost_cache_savings_usd_total{{{FILTER}}}[$__range]))", instant=True),
+                                description="Cache-read tokens at the input price minus what they cost at the "
+                                            "cache-read price.", decimals=2))
              .with_panel(single("Cached share of input tokens", "percentunit", promql(
                  f'sum(rate(llmtap_tokens_total{{{FILTER}, gen_ai_token_type="cache_read"}}[{RATE}])) / '
                  f'sum(rate(llmtap_tokens_total{{{FILTER}, gen_ai_token_type="input"}}[{RATE}]))'),
@@ -66,6 +70,9 @@ def build() -> model.Dashboard:
              .with_panel(series("Monthly budget used, per tenant", "percentunit",
                                 promql(MONTHLY_BURN, "{{llmtap_tenant_id}}"),
                                 description="Spend over the last 30 days divided by the monthly budget."))
+             .with_panel(series("Saved by prompt caching per hour, by model", "currencyUSD", promql(
+                 f"sum by ({MODEL}) (rate(llmtap_cost_cache_savings_usd_total{{{FILTER}}}[{RATE}])) * 3600",
+                 f"{{{{{MODEL}}}}}"), stacked=True))
              .with_panel(series("Prompt-cache tokens/s by model", "short", promql(
                  f'sum by ({MODEL}, gen_ai_token_type) (rate({TOKENS[:-1]}, gen_ai_token_type=~"cache_.*"}}'
                  f"[{RATE}]))", f"{{{{{MODEL}}}}} {{{{gen_ai_token_type}}}}"))))

@@ -45,6 +45,8 @@ class Cost:
     cache_write: Decimal
     output: Decimal
     reasoning: Decimal
+    cache_savings: Decimal = Decimal(0)
+    """Not part of the total: what the cache reads would have cost more at the input price."""
 
     @property
     def total(self) -> Decimal:
@@ -71,8 +73,10 @@ class Price:
         def part(rate: Rate, count: int) -> Decimal:
             return rate_at(rate, total_input) * count / MILLION if count > 0 else Decimal(0)
 
+        cache_read = part(self.cache_read or self.input, usage.cache_read)
         return Cost(input=part(self.input, usage.input - usage.cache_read - usage.cache_write),
-                    cache_read=part(self.cache_read or self.input, usage.cache_read),
+                    cache_read=cache_read,
                     cache_write=part(self.cache_write or self.input, usage.cache_write),
                     output=part(self.output, usage.output - usage.reasoning),
-                    reasoning=part(self.reasoning or self.output, usage.reasoning))
+                    reasoning=part(self.reasoning or self.output, usage.reasoning),
+                    cache_savings=max(part(self.input, usage.cache_read) - cache_read, Decimal(0)))

@@ -21,7 +21,7 @@ _READ = frozenset({gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, ge
 _OURS = frozenset({semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
                    semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_OUTPUT_USD,
                    semconv.LLMTAP_COST_REASONING_USD, semconv.LLMTAP_COST_SOURCE, semconv.LLMTAP_COST_SOURCE_VERSION,
-                   semconv.LLMTAP_COST_UNKNOWN_MODEL})
+                   semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_COST_CACHE_SAVINGS_USD})
 """Names only the collector sets: whatever a client sent under them is removed (its `llmtap.cost.usd` is kept
 as `llmtap.cost.client_usd`)."""
 
@@ -107,6 +107,8 @@ class CostProcessor(Processor):
                            (semconv.LLMTAP_COST_OUTPUT_USD, cost.output),
                            (semconv.LLMTAP_COST_REASONING_USD, cost.reasoning)):
             _append(attrs, key).double_value = float(value)
+        if cost.cache_savings > 0:
+            _append(attrs, semconv.LLMTAP_COST_CACHE_SAVINGS_USD).double_value = float(cost.cache_savings)
         _append(attrs, semconv.LLMTAP_COST_SOURCE).string_value = price.source
         if price.source_version:
             _append(attrs, semconv.LLMTAP_COST_SOURCE_VERSION).string_value = price.source_version

@@ -55,7 +55,7 @@ _READ = frozenset({
     session_attributes.SESSION_ID, semconv.LLMTAP_TENANT_ID, semconv.LLMTAP_COST_USD,
     semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_OUTPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
     semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_REASONING_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL,
-    semconv.LLMTAP_PII_DETECTED,
+    semconv.LLMTAP_COST_CACHE_SAVINGS_USD, semconv.LLMTAP_PII_DETECTED,
 })
 _COPIED = frozenset({
     gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
@@ -105,6 +105,7 @@ class _Series:
     requests: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)
+    cache_savings: float = 0.0
     duration: _Histogram | None = None
     ttft: _Histogram | None = None
 
@@ -114,6 +115,7 @@ class _Series:
             self.tokens[kind] = self.tokens.get(kind, 0) + n
         for kind, usd in other.cost.items():
             self.cost[kind] = self.cost.get(kind, 0.0) + usd
+        self.cache_savings += other.cache_savings
         for name in ("duration", "ttft"):
             theirs = getattr(other, name)
             if theirs is None:
@@ -212,6 +214,7 @@ class GenAIMetricsConnector(Connector):
             part = as_float(found.get(key))
             if part:
                 series.cost[kind] = series.cost.get(kind, 0.0) + part
+        series.cache_savings += as_float(found.get(semconv.LLMTAP_COST_CACHE_SAVINGS_USD)) or 0.0
         if series.duration is None:
             series.duration = _Histogram(len(self.duration_bounds) + 1)
         series.duration.add(self.duration_bounds, seconds)
@@ -303,6 +306,9 @@ class GenAIMetricsConnector(Connector):
             for kind, usd in s.cost.items():
                 self._point(metrics[semconv.LLMTAP_COST].sum.data_points.add(), labels, start_ns, end_ns,
                             ("gen_ai.token.type", kind)).as_double = usd
+            if s.cache_savings:
+                self._point(metrics[semconv.LLMTAP_COST_CACHE_SAVINGS].sum.data_points.add(), labels, start_ns,
+                            end_ns).as_double = s.cache_savings
             for name, hist, bounds in ((semconv.LLMTAP_REQUEST_DURATION, s.duration, self.duration_bounds),
                                        (semconv.LLMTAP_TIME_TO_FIRST_TOKEN, s.ttft, self.ttft_bounds)):
                 if hist is None:
@@ -333,6 +339,7 @@ class GenAIMetricsConnector(Connector):
             (semconv.LLMTAP_REQUESTS, "{request}", "GenAI operations"),
             (semconv.LLMTAP_TOKENS, "{token}", "Tokens by gen_ai.token.type (input and output are inclusive)"),
             (semconv.LLMTAP_COST, "{USD}", "Cost in US dollars by part"),
+            (semconv.LLMTAP_COST_CACHE_SAVINGS, "{USD}", "What prompt caching saved, in US dollars"),
         ):
             m = sm.metrics.add(name=name, unit=unit, description=description)
             m.sum.aggregation_temporality = _DELTA
