@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,6 @@ import pytest
 import requests
 import yaml
 
-from llmtap.collector import demo
 from tests.conftest import Process, clickhouse_config, free_port, read_client, start_process, stop_process, wait_for
 from tests.prometheus_server import Prometheus, start_prometheus
 
@@ -130,8 +131,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
     (tmp / "llmtap.yaml").write_text(config)
     collector = start_process(tmp / "llmtap.yaml", tmp / "collector.log", ports)
     try:
-        for seed in (1, 2):  # two flushes of the connector: two samples per series for rate()
-            demo.run(f"http://127.0.0.1:{ports['http']}", 300, seed=seed)
+        for _ in range(2):  # two flushes of the connector apart: more than one sample per series
+            subprocess.run([sys.executable, "-m", "llmtap.collector.cli", "demo", "--calls", "300",
+                            "--endpoint", f"http://127.0.0.1:{ports['http']}"], check=True, timeout=120)
             time.sleep(2.5)
         wait_for(lambda: (prometheus.value("min(count_over_time(llmtap_requests_total[5m]))") or 0) >= 2, timeout=60)
         wait_for(lambda: prometheus.query("llmtap:cost_usd:tenant_1d"), timeout=60)

@@ -23,6 +23,45 @@ CONTRIB = {
 }
 
 
+_QUEUE_RETRY = {"sending_queue", "retry_on_failure", "timeout"}
+_CLIENT = {"endpoint", "tls", "headers", "compression", "auth", *_QUEUE_RETRY}
+_KAFKA_CLIENT = {"brokers", "protocol_version", "client_id", "auth", "tls", "metadata", "rack_id",
+                 "resolve_canonical_bootstrap_servers_only", "use_leader_epoch", "traces", "metrics", "logs"}
+KEYS = {
+    # Top-level settings of each component's Config struct (mapstructure tags) in the contrib release.
+    ("receivers", "otlp"): {"protocols"},
+    ("receivers", "kafka"): {*_KAFKA_CLIENT, "group_id", "initial_offset", "autocommit", "session_timeout",
+                             "heartbeat_interval", "message_marking", "header_extraction", "error_backoff"},
+    ("processors", "memory_limiter"): {"check_interval", "limit_mib", "spike_limit_mib", "limit_percentage",
+                                       "spike_limit_percentage"},
+    ("processors", "batch"): {"send_batch_size", "send_batch_max_size", "timeout", "metadata_keys",
+                              "metadata_cardinality_limit"},
+    ("processors", "transform"): {"error_mode", "trace_statements", "metric_statements", "log_statements"},
+    ("processors", "redaction"): {"allow_all_keys", "allowed_keys", "ignored_keys", "blocked_values",
+                                  "blocked_key_patterns", "allowed_values", "hash_function", "summary",
+                                  "url_sanitizer", "db_sanitizer"},
+    ("processors", "tail_sampling"): {"decision_wait", "num_traces", "expected_new_traces_per_sec", "policies",
+                                      "decision_cache", "sample_on_first_match"},
+    ("exporters", "loadbalancing"): {"routing_key", "routing_attributes", "protocol", "resolver", *_QUEUE_RETRY},
+    ("exporters", "otlp"): {*_CLIENT, "balancer_name", "keepalive", "read_buffer_size", "write_buffer_size"},
+    ("exporters", "otlphttp"): {*_CLIENT, "traces_endpoint", "metrics_endpoint", "logs_endpoint", "encoding"},
+    ("exporters", "kafka"): {*_KAFKA_CLIENT, *_QUEUE_RETRY, "producer", "profiles", "partition_traces_by_id",
+                             "partition_metrics_by_resource_attributes", "partition_logs_by_resource_attributes",
+                             "partition_logs_by_trace_id", "topic_from_attribute", "include_metadata_keys"},
+    ("exporters", "clickhouse"): {"endpoint", "database", "username", "password", "ttl", "create_schema",
+                                  "traces_table_name", "logs_table_name", "metrics_tables", "cluster_name",
+                                  "table_engine", "connection_params", "async_insert", "compress", *_QUEUE_RETRY},
+    ("exporters", "prometheusremotewrite"): {*_CLIENT, "resource_to_telemetry_conversion", "namespace",
+                                             "external_labels", "remote_write_queue", "target_info",
+                                             "add_metric_suffixes", "send_metadata"},
+    ("connectors", "forward"): set(),
+    ("connectors", "spanmetrics"): {"histogram", "dimensions", "exclude_dimensions", "metrics_flush_interval",
+                                    "namespace", "exemplars", "dimensions_cache_size", "aggregation_temporality",
+                                    "resource_metrics_key_attributes", "events", "metrics_expiration"},
+    ("extensions", "health_check"): {"endpoint", "path", "check_collector_pipeline"},
+}
+
+
 def _kind(component_id: str) -> str:
     return component_id.split("/")[0]
 
@@ -31,8 +70,10 @@ def _kind(component_id: str) -> str:
 def test_pipelines_use_defined_contrib_components(path: Path) -> None:
     config: dict[str, Any] = yaml.safe_load(path.read_text())
     for section, known in CONTRIB.items():
-        for component_id in config.get(section) or {}:
+        for component_id, settings in (config.get(section) or {}).items():
             assert _kind(component_id) in known, f"{section}.{component_id} is not a contrib component"
+            unknown = set(settings or {}) - KEYS[(section, _kind(component_id))]
+            assert not unknown, f"{section}.{component_id}: unknown settings {unknown}"
     connectors = set(config.get("connectors") or {})
     fed, read = set(), set()
     pipelines = config["service"]["pipelines"]
