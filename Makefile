@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test debian-packages lint typecheck unit bench fixtures dashboards clean
+.PHONY: serve test debian-packages lint typecheck unit compat bench peers fixtures dashboards clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ debian-packages:
 	  || $(SUDO) apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES) \
 	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES))
 
-test: $(STAMP) debian-packages lint typecheck unit
+test: $(STAMP) debian-packages lint typecheck unit compat
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,6 +34,19 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The instrumentation tests again on the oldest SDKs the instrumentors declare (instrumentation_dependencies),
+# in a second virtualenv: the main one has the newest (openai 3.x on httpx2, anthropic 2.x).
+COMPAT := .venv-compat
+COMPAT_SDKS := 'openai==2.0.*' 'anthropic==0.47.*'
+$(COMPAT)/.installed: pyproject.toml
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT)/bin/python -m pip install --quiet -e '.[dev]' $(COMPAT_SDKS)
+	touch $@
+
+compat: $(COMPAT)/.installed
+	$(COMPAT)/bin/pytest tests/test_instrumentation_openai.py tests/test_instrumentation_anthropic.py tests/test_launcher.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
@@ -46,6 +59,10 @@ bench: $(STAMP)
 # Regenerate grafana/dashboards/*.json from grafana/generator (the tests fail while they are out of date).
 dashboards: $(STAMP)
 	$(BIN)/python -m grafana.generator
+
+# llmtap's instrumentation overhead next to its peers' (openai-v2, genai-openai, Traceloop), one virtualenv each.
+peers: $(STAMP)
+	$(BIN)/python -m bench.peers
 
 # Re-capture what other instrumentations emit (tests/fixtures/normalize), one virtualenv per library.
 # Not part of `make test`: the fixtures are committed.
@@ -61,4 +78,4 @@ fixtures:
 	.venv-peers/openai-v2/bin/python -m tests.fixtures.normalize.capture openai-v2-latest
 
 clean:
-	rm -rf $(VENV) .venv-peers build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(COMPAT) .venv-peers build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,22 +1,27 @@
-"""Per-call overhead of the OpenAI instrumentor over the uninstrumented SDK, in the same process.
+"""Per-call overhead of an OpenAI instrumentor over the uninstrumented SDK, in the same process.
 
 Plain and instrumented blocks alternate (the instrumentor is installed and removed between blocks), against
 the local provider server from the tests; CPU µs per call come from process time (this machine's wall
-time is noisy), wall µs are shown too. Spans and metrics go to in-memory SDK providers with a no-op
-exporter, as a batch processor would hand them off. Peers (openai-v2, Traceloop) need their own
-virtualenvs and are not measured here yet.
+time is noisy), wall µs are shown too. Spans, metrics and logs go to in-memory SDK providers with no
+exporter, as a batch processor would hand them off.
 
-Run: `.venv/bin/python -m bench.instrumentation [--calls N] [--blocks N]`.
+`--instrumentor` picks llmtap (default) or a peer (`openai-v2`, `genai-openai`, `traceloop`), which must be
+importable: `bench/peers.py` runs this module in one virtualenv per peer and compares them.
+
+Run: `.venv/bin/python -m bench.instrumentation [--calls N] [--blocks N] [--instrumentor NAME] [--json]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import openai
@@ -24,17 +29,72 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
-from llmtap.instrumentation.openai import OpenAIInstrumentor
 from tests.providers.server import ProviderServer
 
 MESSAGES: Any = [{"role": "user", "content": "What is the answer?"}]
+CONTENT_ENV = {  # how each peer is told to capture message content
+    "openai-v2": ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true", "false"),
+    "genai-openai": ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY", "NO_CONTENT"),
+    "traceloop": ("TRACELOOP_TRACE_CONTENT", "true", "false"),
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--blocks", type=int, default=6)
-    args = parser.parse_args()
+@dataclass
+class Row:
+    scenario: str
+    content: str
+    plain_cpu: float
+    cpu_delta: list[float]
+    wall_delta: list[float]
+
+
+class Instrumented:
+    """Install and remove one instrumentor, with content capture on or off."""
+
+    def __init__(self, name: str, tracer_provider: TracerProvider, meter_provider: MeterProvider):
+        self.name = name
+        self.providers: dict[str, Any] = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+        if name != "llmtap":
+            os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+        self.instrumentor = _instrumentor(name)
+
+    def on(self, content: bool) -> None:
+        if self.name == "llmtap":
+            self.instrumentor.instrument(**self.providers, capture_content="SPAN_ONLY" if content else "NO_CONTENT")
+            return
+        variable, yes, no = CONTENT_ENV[self.name]
+        os.environ[variable] = yes if content else no
+        self.instrumentor.instrument(**self.providers)
+
+    def off(self) -> None:
+        self.instrumentor.uninstrument()
+
+
+def _instrumentor(name: str) -> Any:
+    if name == "llmtap":
+        from llmtap.instrumentation.openai import OpenAIInstrumentor
+
+        return OpenAIInstrumentor()
+    if name == "openai-v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as V2  # type: ignore[import-not-found]
+
+        return V2()
+    if name == "genai-openai":
+        from opentelemetry.instrumentation.genai.openai import (  # type: ignore[import-not-found]
+            OpenAIInstrumentor as GenAI,
+        )
+
+        return GenAI()
+    if name == "traceloop":
+        from opentelemetry.instrumentation.openai import (  # type: ignore[import-not-found,unused-ignore]
+            OpenAIInstrumentor as Traceloop,
+        )
+
+        return Traceloop()
+    raise SystemExit(f"unknown instrumentor {name!r}")
+
+
+def measure(instrumentor: str, calls: int, blocks: int, report: Callable[[Row], None]) -> None:
     ctx = multiprocessing.get_context("spawn")
     ports: Any = ctx.Queue()
     server_process = ctx.Process(target=_serve, args=(ports,), daemon=True)
@@ -42,9 +102,12 @@ def main() -> None:
     url = f"http://127.0.0.1:{ports.get(timeout=30)}"
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
     aclient = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
-    streaming = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0,
-                              default_query={"chunks": "100"})
-    tracer_provider, meter_provider = TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()])
+    streaming = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, default_query={"chunks": "100"})
+    astreaming = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0,
+                                    default_query={"chunks": "100"})
+    instrumented = Instrumented(instrumentor, TracerProvider(),
+                                MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    loop = asyncio.new_event_loop()
 
     def chat() -> None:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
@@ -53,35 +116,58 @@ def main() -> None:
         for _ in streaming.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
             pass
 
-    loop = asyncio.new_event_loop()
-
     def achat() -> None:
         loop.run_until_complete(aclient.chat.completions.create(model="gpt-4o", messages=MESSAGES))
 
-    scenarios: list[tuple[str, Callable[[], None], int]] = [("chat", chat, args.calls),
-                                                            ("stream 100 chunks", stream, args.calls // 4),
-                                                            ("async chat", achat, args.calls)]
-    print(f"{'scenario':<18} {'content':<8} {'plain CPU µs':>12} {'+llmtap CPU µs':>15} {'spread':>14} "
-          f"{'+wall µs':>9}")
-    for content in ("off", "on"):
-        for name, fn, calls in scenarios:
-            for _ in range(20):
-                fn()
-            cpu_delta, wall_delta, plain_cpu = [], [], []
-            for _ in range(args.blocks):
-                p_cpu, p_wall = _block(fn, calls)
-                inst = OpenAIInstrumentor()
-                inst.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
-                                capture_content="SPAN_ONLY" if content == "on" else "NO_CONTENT")
-                i_cpu, i_wall = _block(fn, calls)
-                inst.uninstrument()
-                plain_cpu.append(p_cpu)
-                cpu_delta.append(i_cpu - p_cpu)
-                wall_delta.append(i_wall - p_wall)
-            print(f"{name:<18} {content:<8} {statistics.median(plain_cpu):>12.0f} "
-                  f"{statistics.median(cpu_delta):>+15.0f} {min(cpu_delta):>+6.0f}..{max(cpu_delta):<+6.0f} "
-                  f"{statistics.median(wall_delta):>+9.0f}", flush=True)
-    server_process.terminate()
+    async def _astream() -> None:
+        async for _ in await astreaming.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
+            pass
+
+    def astream() -> None:
+        loop.run_until_complete(_astream())
+
+    scenarios: list[tuple[str, Callable[[], None], int]] = [
+        ("chat", chat, calls), ("stream 100 chunks", stream, max(calls // 4, 1)), ("async chat", achat, calls),
+        ("async stream 100", astream, max(calls // 4, 1))]
+    try:
+        for content in (False, True):
+            for name, fn, n in scenarios:
+                for _ in range(20):
+                    fn()
+                cpu_delta, wall_delta, plain_cpu = [], [], []
+                for _ in range(blocks):
+                    p_cpu, p_wall = _block(fn, n)
+                    instrumented.on(content)
+                    i_cpu, i_wall = _block(fn, n)
+                    instrumented.off()
+                    plain_cpu.append(p_cpu)
+                    cpu_delta.append(i_cpu - p_cpu)
+                    wall_delta.append(i_wall - p_wall)
+                report(Row(name, "on" if content else "off", statistics.median(plain_cpu), cpu_delta, wall_delta))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        server_process.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=6)
+    parser.add_argument("--instrumentor", default="llmtap", choices=["llmtap", *CONTENT_ENV])
+    parser.add_argument("--json", action="store_true", help="one JSON object per scenario (for bench/peers.py)")
+    args = parser.parse_args()
+    if not args.json:
+        print(f"{'scenario':<18} {'content':<8} {'plain CPU µs':>12} {'+CPU µs':>9} {'spread':>14} {'+wall µs':>9}")
+
+    def report(row: Row) -> None:
+        if args.json:
+            print(json.dumps(asdict(row)), flush=True)
+            return
+        print(f"{row.scenario:<18} {row.content:<8} {row.plain_cpu:>12.0f} {statistics.median(row.cpu_delta):>+9.0f} "
+              f"{min(row.cpu_delta):>+6.0f}..{max(row.cpu_delta):<+6.0f} {statistics.median(row.wall_delta):>+9.0f}",
+              flush=True)
+
+    measure(args.instrumentor, args.calls, args.blocks, report)
 
 
 def _serve(ports: Any) -> None:

@@ -19,14 +19,35 @@ CLIENTS = {"AnthropicBedrock": _BEDROCK, "AsyncAnthropicBedrock": _BEDROCK,
            "AsyncAnthropicFoundry": Providers.AZURE_AI_INFERENCE.value}
 """Client classes that name their provider; other clients are `anthropic` unless the host says otherwise."""
 
-_MODULES = ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages")
+_MODULES = (
+    # (where the Messages resources live in current SDKs, where they lived before 0.4x made them packages)
+    ("anthropic.resources.messages.messages", "anthropic.resources.messages"),
+    ("anthropic.resources.beta.messages.messages",),
+    ("anthropic.resources.beta.prompt_caching.messages",),  # 0.x only: the prompt-caching beta
+)
+
+
+def _defining(candidates: tuple[str, ...]) -> str | None:
+    """The first candidate module that defines `Messages` itself: wrapping a module that only re-exports the
+    class would wrap the same methods twice."""
+    import importlib
+
+    for name in candidates:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        owner = getattr(module, "Messages", None)
+        if owner is not None and owner.__module__ == name:
+            return name
+    return None
 
 
 class AnthropicInstrumentor(SDKInstrumentor):
     scope = "llmtap.instrumentation.anthropic"
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 0.40, < 3",)
+        return ("anthropic >= 0.47, < 3",)
 
     def sdk_types(self) -> SDKTypes:
         import importlib
@@ -49,7 +70,10 @@ class AnthropicInstrumentor(SDKInstrumentor):
             ("anthropic._response", "APIResponse.parse", inst.response_parse),
             ("anthropic._response", "AsyncAPIResponse.parse", inst.async_response_parse),
         ]
-        for module in _MODULES:
+        for candidates in _MODULES:
+            module = _defining(candidates)
+            if module is None:
+                continue
             out += [(module, "Messages.create", inst.sync(op)), (module, "Messages.parse", inst.sync(op)),
                     (module, "AsyncMessages.create", inst.async_(op)), (module, "AsyncMessages.parse", inst.async_(op)),
                     (module, "Messages.stream", inst.deferred(op, "__api_request")),

@@ -126,7 +126,8 @@ def record_usage(inv: Invocation, usage: Any) -> None:
         total_input = uncached + (cache_read or 0) + (cache_creation or 0)
     inv.usage(total_input, getattr(usage, "output_tokens", None), cache_read=cache_read,
               cache_creation=cache_creation,
-              reasoning=getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
+              # an SDK older than the field keeps it as a plain dict (its models allow extra fields)
+              reasoning=m.get(m.get(usage, "output_tokens_details"), "thinking_tokens"))
 
 
 def accumulator(hide_usage_chunk: bool) -> EventAccumulator:

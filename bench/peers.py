@@ -1,0 +1,91 @@
+"""llmtap's per-call overhead next to its peers', on the same OpenAI SDK version, side by side.
+
+Each instrumentor gets its own virtualenv under `.venv-peers/bench-<name>` (the peers pin conflicting
+versions: openai-v2 2.4b0 imports only with opentelemetry-util-genai 1.1b0 and openai < 3), including llmtap
+itself, on the same `openai>=2,<3`. Each runs `bench.instrumentation --json` from this checkout in
+`--processes` separate processes; the table shows, per scenario and content setting, the median over all
+blocks of all processes of the extra CPU µs per call, and the spread of the per-process medians.
+
+Run: `.venv/bin/python -m bench.peers [--processes N] [--calls N] [--blocks N] [--only NAME ...]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENVS = ROOT / ".venv-peers"
+COMMON = ["openai>=2,<3", "aiohttp>=3.9", "wrapt>=1.16"]
+PEERS: dict[str, list[str]] = {
+    # llmtap from this checkout (on PYTHONPATH), with the OpenTelemetry packages it needs
+    "llmtap": ["opentelemetry-sdk>=1.39", "opentelemetry-instrumentation>=0.60b0",
+               "opentelemetry-semantic-conventions>=0.60b0"],
+    "openai-v2": ["opentelemetry-instrumentation-openai-v2==2.4b0", "opentelemetry-util-genai==1.1b0",
+                  "opentelemetry-sdk"],
+    "genai-openai": ["opentelemetry-instrumentation-genai-openai==1.3b0", "opentelemetry-sdk"],
+    "traceloop": ["opentelemetry-instrumentation-openai==0.62.4", "opentelemetry-sdk"],
+}
+
+
+def venv(name: str) -> Path:
+    path = VENVS / f"bench-{name}"
+    python = path / "bin" / "python"
+    stamp = path / ".installed"
+    wanted = " ".join(COMMON + PEERS[name])
+    if not stamp.exists() or stamp.read_text() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *COMMON, *PEERS[name]], check=True)
+        stamp.write_text(wanted)
+    return python
+
+
+def run(name: str, processes: int, calls: int, blocks: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    python = venv(name)
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(processes):
+        out = subprocess.run([str(python), "-m", "bench.instrumentation", "--json", "--instrumentor", name,
+                              "--calls", str(calls), "--blocks", str(blocks)],
+                             cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            row = json.loads(line)
+            rows.setdefault((row["scenario"], row["content"]), []).append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--blocks", type=int, default=4)
+    parser.add_argument("--only", nargs="*", default=list(PEERS))
+    args = parser.parse_args()
+    results = {}
+    for name in args.only:
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        results[name] = run(name, args.processes, args.calls, args.blocks)
+    names = list(results)
+    print(f"{'scenario':<18} {'content':<7} {'SDK CPU µs':>10} "
+          + " ".join(f"{n:>22}" for n in names))
+    for key in next(iter(results.values())):
+        plain = statistics.median(float(r["plain_cpu"]) for r in results[names[0]][key])
+        cells = []
+        for name in names:
+            runs = results[name].get(key, [])
+            deltas = [float(d) for r in runs for d in r["cpu_delta"]]
+            per_process = [statistics.median(r["cpu_delta"]) for r in runs]
+            cells.append(f"{statistics.median(deltas):>+8.0f} ({min(per_process):+.0f}..{max(per_process):+.0f})"
+                         if deltas else "-")
+        print(f"{key[0]:<18} {key[1]:<7} {plain:>10.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
+
+
+if __name__ == "__main__":
+    main()
