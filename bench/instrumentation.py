@@ -5,16 +5,18 @@ the local provider server from the tests; CPU µs per call come from process tim
 time is noisy), wall µs are shown too. Spans, metrics and logs go to in-memory SDK providers with no
 exporter, as a batch processor would hand them off.
 
-`--instrumentor` picks llmtap (default) or a peer (`openai-v2`, `genai-openai`, `traceloop`), which must be
-importable: `bench/peers.py` runs this module in one virtualenv per peer and compares them.
+`--sdk` picks the OpenAI (default) or Anthropic SDK; `--instrumentor` llmtap (default) or a peer (OpenAI:
+`openai-v2`, `genai-openai`, `traceloop`; Anthropic: `genai-anthropic`, `traceloop`), which must be importable:
+`bench/peers.py` runs this module in one virtualenv per peer and compares them.
 
-Run: `.venv/bin/python -m bench.instrumentation [--calls N] [--blocks N] [--instrumentor NAME] [--json]`.
+Run: `.venv/bin/python -m bench.instrumentation [--sdk S] [--calls N] [--blocks N] [--instrumentor NAME] [--json]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import multiprocessing
 import os
@@ -35,7 +37,17 @@ MESSAGES: Any = [{"role": "user", "content": "What is the answer?"}]
 CONTENT_ENV = {  # how each peer is told to capture message content
     "openai-v2": ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true", "false"),
     "genai-openai": ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY", "NO_CONTENT"),
+    "genai-anthropic": ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY", "NO_CONTENT"),
     "traceloop": ("TRACELOOP_TRACE_CONTENT", "true", "false"),
+}
+INSTRUMENTORS = {  # (sdk, name) -> (module, class)
+    ("openai", "llmtap"): ("llmtap.instrumentation.openai", "OpenAIInstrumentor"),
+    ("openai", "openai-v2"): ("opentelemetry.instrumentation.openai_v2", "OpenAIInstrumentor"),
+    ("openai", "genai-openai"): ("opentelemetry.instrumentation.genai.openai", "OpenAIInstrumentor"),
+    ("openai", "traceloop"): ("opentelemetry.instrumentation.openai", "OpenAIInstrumentor"),
+    ("anthropic", "llmtap"): ("llmtap.instrumentation.anthropic", "AnthropicInstrumentor"),
+    ("anthropic", "genai-anthropic"): ("opentelemetry.instrumentation.genai.anthropic", "AnthropicInstrumentor"),
+    ("anthropic", "traceloop"): ("opentelemetry.instrumentation.anthropic", "AnthropicInstrumentor"),
 }
 
 
@@ -51,12 +63,15 @@ class Row:
 class Instrumented:
     """Install and remove one instrumentor, with content capture on or off."""
 
-    def __init__(self, name: str, tracer_provider: TracerProvider, meter_provider: MeterProvider):
+    def __init__(self, sdk: str, name: str, tracer_provider: TracerProvider, meter_provider: MeterProvider):
         self.name = name
         self.providers: dict[str, Any] = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
         if name != "llmtap":
             os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-        self.instrumentor = _instrumentor(name)
+        if (sdk, name) not in INSTRUMENTORS:
+            raise SystemExit(f"no {name!r} instrumentor for {sdk}")
+        module, cls = INSTRUMENTORS[(sdk, name)]
+        self.instrumentor = getattr(importlib.import_module(module), cls)()
 
     def on(self, content: bool) -> None:
         if self.name == "llmtap":
@@ -70,44 +85,12 @@ class Instrumented:
         self.instrumentor.uninstrument()
 
 
-def _instrumentor(name: str) -> Any:
-    if name == "llmtap":
-        from llmtap.instrumentation.openai import OpenAIInstrumentor
-
-        return OpenAIInstrumentor()
-    if name == "openai-v2":
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as V2  # type: ignore[import-not-found]
-
-        return V2()
-    if name == "genai-openai":
-        from opentelemetry.instrumentation.genai.openai import (  # type: ignore[import-not-found]
-            OpenAIInstrumentor as GenAI,
-        )
-
-        return GenAI()
-    if name == "traceloop":
-        from opentelemetry.instrumentation.openai import (  # type: ignore[import-not-found,unused-ignore]
-            OpenAIInstrumentor as Traceloop,
-        )
-
-        return Traceloop()
-    raise SystemExit(f"unknown instrumentor {name!r}")
-
-
-def measure(instrumentor: str, calls: int, blocks: int, report: Callable[[Row], None]) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    ports: Any = ctx.Queue()
-    server_process = ctx.Process(target=_serve, args=(ports,), daemon=True)
-    server_process.start()  # in its own process, so its CPU is not counted as the SDK's
-    url = f"http://127.0.0.1:{ports.get(timeout=30)}"
+def openai_scenarios(url: str, loop: asyncio.AbstractEventLoop, calls: int) -> list[Scenario]:
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
     aclient = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
     streaming = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0, default_query={"chunks": "100"})
     astreaming = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0,
                                     default_query={"chunks": "100"})
-    instrumented = Instrumented(instrumentor, TracerProvider(),
-                                MeterProvider(metric_readers=[InMemoryMetricReader()]))
-    loop = asyncio.new_event_loop()
 
     def chat() -> None:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
@@ -126,9 +109,60 @@ def measure(instrumentor: str, calls: int, blocks: int, report: Callable[[Row], 
     def astream() -> None:
         loop.run_until_complete(_astream())
 
-    scenarios: list[tuple[str, Callable[[], None], int]] = [
-        ("chat", chat, calls), ("stream 100 chunks", stream, max(calls // 4, 1)), ("async chat", achat, calls),
-        ("async stream 100", astream, max(calls // 4, 1))]
+    return _scenarios(chat, stream, achat, astream, calls)
+
+
+def anthropic_scenarios(url: str, loop: asyncio.AbstractEventLoop, calls: int) -> list[Scenario]:
+    import anthropic
+
+    client = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0)
+    aclient = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0)
+    streaming = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0, default_query={"chunks": "100"})
+    astreaming = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0,
+                                          default_query={"chunks": "100"})
+    model = "claude-sonnet-4-5"
+
+    def chat() -> None:
+        client.messages.create(model=model, max_tokens=100, messages=MESSAGES)
+
+    def stream() -> None:
+        for _ in streaming.messages.create(model=model, max_tokens=100, messages=MESSAGES, stream=True):
+            pass
+
+    def achat() -> None:
+        loop.run_until_complete(aclient.messages.create(model=model, max_tokens=100, messages=MESSAGES))
+
+    async def _astream() -> None:
+        async for _ in await astreaming.messages.create(model=model, max_tokens=100, messages=MESSAGES,
+                                                        stream=True):
+            pass
+
+    def astream() -> None:
+        loop.run_until_complete(_astream())
+
+    return _scenarios(chat, stream, achat, astream, calls)
+
+
+Scenario = tuple[str, Callable[[], None], int]
+
+
+def _scenarios(chat: Callable[[], None], stream: Callable[[], None], achat: Callable[[], None],
+               astream: Callable[[], None], calls: int) -> list[Scenario]:
+    return [("chat", chat, calls), ("stream 100 chunks", stream, max(calls // 4, 1)), ("async chat", achat, calls),
+            ("async stream 100", astream, max(calls // 4, 1))]
+
+
+def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callable[[Row], None]) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ports: Any = ctx.Queue()
+    server_process = ctx.Process(target=_serve, args=(ports,), daemon=True)
+    server_process.start()  # in its own process, so its CPU is not counted as the SDK's
+    url = f"http://127.0.0.1:{ports.get(timeout=30)}"
+    instrumented = Instrumented(sdk, instrumentor, TracerProvider(),
+                                MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    loop = asyncio.new_event_loop()
+    scenarios = (anthropic_scenarios if sdk == "anthropic" else openai_scenarios)(url, loop, calls)
+
     try:
         for content in (False, True):
             for name, fn, n in scenarios:
@@ -153,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=6)
+    parser.add_argument("--sdk", default="openai", choices=["openai", "anthropic"])
     parser.add_argument("--instrumentor", default="llmtap", choices=["llmtap", *CONTENT_ENV])
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario (for bench/peers.py)")
     args = parser.parse_args()
@@ -167,7 +202,7 @@ def main() -> None:
               f"{min(row.cpu_delta):>+6.0f}..{max(row.cpu_delta):<+6.0f} {statistics.median(row.wall_delta):>+9.0f}",
               flush=True)
 
-    measure(args.instrumentor, args.calls, args.blocks, report)
+    measure(args.sdk, args.instrumentor, args.calls, args.blocks, report)
 
 
 def _serve(ports: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venv-peers"
-COMMON = ["openai>=2,<3", "aiohttp>=3.9", "wrapt>=1.16"]
+COMMON = ["openai>=2,<3", "anthropic>=0.60,<1", "aiohttp>=3.9", "wrapt>=1.16"]
 PEERS: dict[str, list[str]] = {
     # llmtap from this checkout (on PYTHONPATH), with the OpenTelemetry packages it needs
     "llmtap": ["opentelemetry-sdk>=1.39", "opentelemetry-instrumentation>=0.60b0",
@@ -30,8 +30,12 @@ PEERS: dict[str, list[str]] = {
     "openai-v2": ["opentelemetry-instrumentation-openai-v2==2.4b0", "opentelemetry-util-genai==1.1b0",
                   "opentelemetry-sdk"],
     "genai-openai": ["opentelemetry-instrumentation-genai-openai==1.3b0", "opentelemetry-sdk"],
-    "traceloop": ["opentelemetry-instrumentation-openai==0.62.4", "opentelemetry-sdk"],
+    "genai-anthropic": ["opentelemetry-instrumentation-genai-anthropic==1.3b0", "opentelemetry-sdk"],
+    "traceloop": ["opentelemetry-instrumentation-openai==0.62.4", "opentelemetry-instrumentation-anthropic==0.62.4",
+                  "opentelemetry-sdk"],
 }
+SDKS = {"openai": ["llmtap", "openai-v2", "genai-openai", "traceloop"],
+        "anthropic": ["llmtap", "genai-anthropic", "traceloop"]}
 
 
 def venv(name: str) -> Path:
@@ -46,13 +50,13 @@ def venv(name: str) -> Path:
     return python
 
 
-def run(name: str, processes: int, calls: int, blocks: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def run(sdk: str, name: str, processes: int, calls: int, blocks: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
     python = venv(name)
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(processes):
-        out = subprocess.run([str(python), "-m", "bench.instrumentation", "--json", "--instrumentor", name,
-                              "--calls", str(calls), "--blocks", str(blocks)],
+        out = subprocess.run([str(python), "-m", "bench.instrumentation", "--json", "--sdk", sdk,
+                              "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks)],
                              cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
         for line in out.splitlines():
             row = json.loads(line)
@@ -65,13 +69,22 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--blocks", type=int, default=4)
-    parser.add_argument("--only", nargs="*", default=list(PEERS))
+    parser.add_argument("--sdk", nargs="*", default=list(SDKS), choices=list(SDKS))
+    parser.add_argument("--only", nargs="*", default=list(PEERS), help="instrumentors to measure")
     args = parser.parse_args()
-    results = {}
-    for name in args.only:
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        results[name] = run(name, args.processes, args.calls, args.blocks)
+    for sdk in args.sdk:
+        results = {}
+        for name in SDKS[sdk]:
+            if name in args.only:
+                print(f"measuring {name} on {sdk} ...", file=sys.stderr, flush=True)
+                results[name] = run(sdk, name, args.processes, args.calls, args.blocks)
+        table(sdk, results)
+    print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
+
+
+def table(sdk: str, results: dict[str, dict[tuple[str, str], list[dict[str, Any]]]]) -> None:
     names = list(results)
+    print(f"\n{sdk}")
     print(f"{'scenario':<18} {'content':<7} {'SDK CPU µs':>10} "
           + " ".join(f"{n:>22}" for n in names))
     for key in next(iter(results.values())):
@@ -84,7 +97,6 @@ def main() -> None:
             cells.append(f"{statistics.median(deltas):>+8.0f} ({min(per_process):+.0f}..{max(per_process):+.0f})"
                          if deltas else "-")
         print(f"{key[0]:<18} {key[1]:<7} {plain:>10.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
-    print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
 
 
 if __name__ == "__main__":

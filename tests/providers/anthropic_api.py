@@ -65,6 +65,8 @@ async def messages(request: web.Request, body: dict[str, Any]) -> web.StreamResp
                                                "content_block": empty}))
         if kind == "text":
             pieces = WORDS if block["text"] == "".join(WORDS) else [block["text"]]
+            if "chunks" in request.query:  # a longer stream, for the benchmarks
+                pieces = [WORDS[k % len(WORDS)] for k in range(int(request.query["chunks"]))]
             deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
         elif kind == "thinking":
             deltas = [{"type": "thinking_delta", "thinking": THINKING},
