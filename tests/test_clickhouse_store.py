@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 
 import requests
 from hypothesis import given
@@ -105,6 +106,16 @@ def test_read_endpoint_formats_and_refusals(store: Process) -> None:
     r = requests.post(base, data="SELECT no_such_column FROM otel_traces")
     assert r.status_code == 400 and "Code: 47" in r.text
     assert client.command("SELECT count() FROM otel_traces") == 5, "nothing was changed"
+    # server-side query parameters, as clickhouse-connect and Grafana send them (`param_<name>`)
+    [trace_id] = client.query("SELECT any(TraceId) FROM otel_traces").result_rows[0]
+    bound = client.query("SELECT count() AS n, {label:String} AS label FROM otel_traces "
+                         "WHERE TraceId = {trace:String} AND Timestamp > {since:DateTime64(9)}",
+                         parameters={"trace": trace_id, "label": "it's\ta\ttab", "since": datetime(2000, 1, 1)})
+    spans_in_trace = client.command(f"SELECT count() FROM otel_traces WHERE TraceId = '{trace_id}'")
+    assert bound.result_rows == [(spans_in_trace, "it's\ta\ttab")]
+    r = requests.get(base, params={"query": "SELECT {n:UInt8} + 1, {s:Array(String)} FORMAT TabSeparated",
+                                   "param_n": "41", "param_s": "['a','b']"})
+    assert r.text == "42\t['a','b']\n", r.text
 
 
 def test_stats_and_demo_commands(store: Process) -> None:

@@ -131,8 +131,8 @@ class ReadAPI:
         fmt = None
         if not _FORMAT_AT_END.search(_STRING_LITERAL.sub("''", query)):
             fmt = params.get("default_format", "TabSeparated")
-        settings: dict[str, Any] = {k: v for k, v in params.items()
-                                    if k not in _TRANSPORT_PARAMS and not k.startswith("param_")}
+        # query parameters (`param_x` for `{x:Type}`) travel as settings, in ClickHouse's own text form
+        settings: dict[str, Any] = {k: v for k, v in params.items() if k not in _TRANSPORT_PARAMS}
         settings["readonly"] = 2
         query_id = params.get("query_id") or str(uuid.uuid4())
         started = time.monotonic()
