@@ -42,7 +42,14 @@ class RetryableError(Exception):
 
 
 class PermanentError(Exception):
-    """An export failed in a way that retrying cannot fix (a 4xx other than 429, bad data)."""
+    """An export failed in a way that retrying cannot fix (a 4xx other than 429, bad data).
+
+    `refused` lists the indexes of the batch's requests the backend refused when the exporter delivered the
+    others (it isolated the bad ones); None means none of the batch was delivered."""
+
+    def __init__(self, message: str, refused: list[int] | None = None):
+        super().__init__(message)
+        self.refused = refused
 
 
 class QueueConfig(Model):
@@ -341,8 +348,12 @@ class Sender:
                 delay = min(delay * self.retry.multiplier, self.retry.max_interval)
                 continue
             except PermanentError as exc:
-                log.error("queue %s: dropping %d items, the backend refused them: %s", self.queue.name, items, exc)
-                self._observe(items, attempt_start, "dropped")
+                refused = items if exc.refused is None else sum(entries[i].items for i in exc.refused)
+                log.error("queue %s: dropping %d of %d items, the backend refused them: %s", self.queue.name,
+                          refused, items, exc)
+                self._observe(refused, attempt_start, "dropped")
+                if refused < items:
+                    self._observe(items - refused, attempt_start, "success")
                 self.queue.ack()
                 return
             except Exception as exc:  # an exporter bug must not kill the loop; treat as retryable

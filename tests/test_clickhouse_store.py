@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import requests
 from hypothesis import given
@@ -144,6 +145,47 @@ def test_stats_and_demo_commands(store: Process) -> None:
         assert (r.status_code, r.text) == (200, expected), query
     assert "llm_calls" in requests.post(base, data="SHOW TABLES").text
     assert "InputTokens" in requests.post(base, data="DESCRIBE TABLE llm_calls").text
+
+
+BISECT = """
+import asyncio, json, sys
+from pathlib import Path
+from llmtap.collector.component import Host
+from llmtap.collector.queue import PermanentError
+from llmtap.collector.signals import Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig
+from tests.otlp_data import genai_spans
+
+data = Path(sys.argv[1])
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch", insert_parallelism=2))
+asyncio.run(exporter.start(Host(data, SelfTelemetry())))
+corrupt = b"\\x0a\\x02\\x08\\x01"  # resource_spans whose resource is a varint: ClickHouse code 444
+batch = [genai_spans(n, seed=n).SerializeToString() for n in (1, 2, 3)] + [corrupt]
+batch += [genai_spans(n, seed=n).SerializeToString() for n in (4, 5)] + [corrupt]
+out = []
+for attempt in range(2):  # the same batch retried with the same token: refused the same way, nothing twice
+    try:
+        exporter.export(Signal.TRACES, batch, "batch-1")
+        out.append(None)
+    except PermanentError as exc:
+        out.append(exc.refused)
+    client = exporter._clients.get()
+    out.append(client.command("SELECT count() FROM otel_traces"))
+    exporter._clients.put(client)
+print(json.dumps(out))
+"""
+
+
+def test_bad_requests_are_isolated_and_the_rest_of_the_batch_lands(tmp_path: Path) -> None:
+    """ClickHouse refuses a whole insert for one corrupt request: the exporter halves the batch until the
+    corrupt ones stand alone, inserts the rest and names only those as refused."""
+    result = subprocess.run([sys.executable, "-c", BISECT, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, rows, again, rows_again = json.loads(result.stdout.strip().splitlines()[-1])
+    assert first == [3, 6] and again == [3, 6]
+    assert rows == 1 + 2 + 3 + 4 + 5 and rows_again == rows
 
 
 @given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=40), st.integers(1, 6))

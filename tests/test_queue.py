@@ -125,6 +125,36 @@ def test_sender_drops_permanent_failures_and_continues() -> None:
     assert asyncio.run(main()) == [b"good"]
 
 
+def test_a_partial_refusal_counts_only_the_refused_requests_as_dropped() -> None:
+    class Observer:
+        def __init__(self) -> None:
+            self.outcomes: dict[str, int] = {}
+
+        def export_result(self, queue: str, items: int, seconds: float, outcome: str) -> None:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + items
+
+    async def main() -> tuple[dict[str, int], int]:
+        q = BoundedQueue("q", 10**6)
+        observer = Observer()
+
+        def export(payloads: list[bytes], token: str) -> None:
+            if b"bad" in payloads:  # the exporter delivered the others and names the one it could not
+                raise PermanentError("1 refused", refused=[payloads.index(b"bad")])
+
+        s = Sender(q, export, BatchConfig(min_items=3, flush_interval=0.05),
+                   RetryConfig(initial_interval=0.01, max_interval=0.02), observer=observer)
+        q.put(b"good-1", 5)
+        q.put(b"bad", 7)
+        q.put(b"good-2", 11)
+        s.start()
+        await _until(lambda: len(q) == 0)
+        await s.stop(1)
+        return observer.outcomes, len(q)
+
+    outcomes, left = asyncio.run(main())
+    assert outcomes == {"dropped": 7, "success": 16} and left == 0
+
+
 def test_stop_leaves_undelivered_data_on_disk(tmp_path: Path) -> None:
     async def main() -> None:
         q = BoundedQueue("q", 10**6, tmp_path)

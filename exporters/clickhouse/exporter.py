@@ -31,7 +31,7 @@ log = logging.getLogger("llmtap.exporter.clickhouse")
 PROTO_SCHEMA = resources.files("llmtap.exporters.clickhouse").joinpath("otlp.proto").read_text()
 
 # ClickHouse error codes that mean "this data will never insert": retrying cannot help.
-_BAD_DATA_CODES = {6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 434, 438, 439, 2010}
+_BAD_DATA_CODES = {6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 434, 438, 439, 444, 2010}
 
 
 class ClickHouseExporterConfig(ExporterSettings):
@@ -134,16 +134,35 @@ class ClickHouseExporter(Exporter):
             raise RetryableError("not connected")
         parts = split_batch(payloads, self.config.insert_parallelism)
         if len(parts) == 1:
-            self._insert(signal, parts[0], dedup_token)
-            return
-        futures = [pool.submit(self._insert, signal, part, f"{dedup_token}-{i}") for i, part in enumerate(parts)]
-        errors = [f.exception() for f in futures]
-        permanent = [e for e in errors if isinstance(e, PermanentError)]
-        if permanent:
-            raise permanent[0]
-        for error in errors:
-            if error is not None:
-                raise error
+            refused = self._insert_isolating(signal, parts[0], dedup_token)
+        else:
+            futures = [pool.submit(self._insert_isolating, signal, part, f"{dedup_token}-{i}")
+                       for i, part in enumerate(parts)]
+            for future in futures:
+                if future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]  # retryable: the whole batch again, deduplicated
+            refused, offset = [], 0
+            for part, future in zip(parts, futures, strict=True):
+                refused += [offset + i for i in future.result()]
+                offset += len(part)
+        if refused:
+            raise PermanentError(f"ClickHouse refused {len(refused)} of {len(payloads)} requests as invalid data",
+                                 refused=refused)
+
+    def _insert_isolating(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> list[int]:
+        """Insert; when ClickHouse refuses the data, halve the requests until the refused ones are alone, insert
+        the rest, and return the indexes of the refused ones. The halves' tokens derive from the batch's, so a
+        retried batch bisects the same way and nothing lands twice."""
+        try:
+            self._insert(signal, payloads, dedup_token)
+            return []
+        except PermanentError:
+            if len(payloads) == 1:
+                return [0]
+        middle = len(payloads) // 2
+        left = self._insert_isolating(signal, payloads[:middle], f"{dedup_token}.0")
+        right = self._insert_isolating(signal, payloads[middle:], f"{dedup_token}.1")
+        return left + [middle + i for i in right]
 
     def _insert(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
         table, message, _columns = schema.STAGING[signal.value]
