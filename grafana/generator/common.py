@@ -23,7 +23,6 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="llmtap-prometheus")
 CLICKHOUSE = model.DataSourceRef(type_val="grafana-clickhouse-datasource", uid="llmtap-clickhouse")
 TEMPO = model.DataSourceRef(type_val="tempo", uid="llmtap-tempo")
-LOKI = model.DataSourceRef(type_val="loki", uid="llmtap-loki")
 
 # The genai_metrics connector's series carry these labels (OTLP attribute names, sanitized by the prometheus
 # exporter); `job` is the service.name.
@@ -34,12 +33,8 @@ FILTER = f'{SERVICE}=~"$service", {PROVIDER}=~"$provider", {MODEL}=~"$model", {T
 RATE = "$__rate_interval"
 
 
-def tags(*extra: str) -> list[str]:
-    return ["llmtap", "genai", *extra]
-
-
 def base(uid: str, title: str, description: str) -> dashboard.Dashboard:
-    return (dashboard.Dashboard(title).uid(uid).description(description).tags(tags()).time("now-6h", "now")
+    return (dashboard.Dashboard(title).uid(uid).description(description).tags(["llmtap", "genai"]).time("now-6h", "now")
             .refresh("1m").timezone("browser").tooltip(model.DashboardCursorSync.CROSSHAIR)
             .link(dashboard.DashboardLink("llmtap").type(model.DashboardLinkType.DASHBOARDS).tags(["llmtap"])
                   .as_dropdown(True).include_vars(True).keep_time(True)))

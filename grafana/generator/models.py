@@ -48,7 +48,7 @@ def build() -> model.Dashboard:
         "Value #E": "USD per 1k tokens", "Value #F": "output tokens per call"}, "excludeByName": {"Time": True}})
     board = (board
              .with_row(row("Side by side over the time range"))
-             .with_panel(grid("Models compared", *summary, width=24, height=7,  # type: ignore[arg-type]
+             .with_panel(grid("Models compared", *summary, width=24, height=7,
                               transformations=[merge, rename],
                               description="One row per model, every figure over the dashboard's time range."))
              .with_row(row("Over time"))

@@ -31,10 +31,10 @@ def build() -> model.Dashboard:
                  f"histogram_quantile(0.95, sum by (le) (rate(llmtap_time_to_first_token_seconds_bucket{{{FILTER}}}"
                  f"[{RATE}])))")))
              .with_row(row("Latency"))
-             .with_panel(series("Request latency by model", "s", *quantiles("llmtap_request_duration_seconds"),  # type: ignore[arg-type]
+             .with_panel(series("Request latency by model", "s", *quantiles("llmtap_request_duration_seconds"),
                                 description="Whole-call duration percentiles, from the genai_metrics histogram."))
              .with_panel(series("Time to first token by model", "s",
-                                *quantiles("llmtap_time_to_first_token_seconds"),  # type: ignore[arg-type]
+                                *quantiles("llmtap_time_to_first_token_seconds"),
                                 description="Streaming calls only: the wait until the first chunk arrived."))
              .with_row(row("Throughput"))
              .with_panel(series("Requests/s by model", "reqps",
