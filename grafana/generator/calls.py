@@ -6,7 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as model
 
-from .common import CLICKHOUSE, ClickHouseSQL, base, clickhouse_variable, grid, row, series, single, trace_link
+from .common import ClickHouseSQL, base, clickhouse_variable, grid, row, series, single, trace_link
 
 WHERE = ("$__timeFilter(Timestamp) AND ServiceName IN (${service:singlequote}) "
          "AND RequestModel IN (${model:singlequote}) AND TenantId IN (${tenant:singlequote})")
@@ -29,24 +29,22 @@ def build() -> model.Dashboard:
     board = (board
              .with_row(row("Totals"))
              .with_panel(single("Calls", "short", ClickHouseSQL(
-                 f"SELECT count() AS calls FROM llm_calls WHERE {WHERE}"), datasource=CLICKHOUSE))
+                 f"SELECT count() AS calls FROM llm_calls WHERE {WHERE}")))
              .with_panel(single("Spend", "currencyUSD", ClickHouseSQL(
-                 f"SELECT sum(ifNull(CostUsd, 0)) AS usd FROM llm_calls WHERE {WHERE}"),
-                                datasource=CLICKHOUSE, decimals=2))
+                 f"SELECT sum(ifNull(CostUsd, 0)) AS usd FROM llm_calls WHERE {WHERE}"), decimals=2))
              .with_panel(single("Tokens", "short", ClickHouseSQL(
-                 f"SELECT sum(InputTokens + OutputTokens) AS tokens FROM llm_calls WHERE {WHERE}"),
-                                datasource=CLICKHOUSE))
+                 f"SELECT sum(InputTokens + OutputTokens) AS tokens FROM llm_calls WHERE {WHERE}")))
              .with_panel(single("Calls with PII redacted", "percentunit", ClickHouseSQL(
                  f"SELECT countIf(PiiDetected) / greatest(count(), 1) AS share FROM llm_calls WHERE {WHERE}"),
-                                datasource=CLICKHOUSE, decimals=1))
+                                decimals=1))
              .with_panel(series("Calls by model", "short", ClickHouseSQL(f"""
 SELECT $__timeInterval(Timestamp) AS time, RequestModel, count() AS calls
 FROM llm_calls WHERE {WHERE}
-GROUP BY time, RequestModel ORDER BY time""", time_series=True), datasource=CLICKHOUSE, stacked=True))
+GROUP BY time, RequestModel ORDER BY time""", time_series=True), stacked=True))
              .with_panel(series("Spend by model", "currencyUSD", ClickHouseSQL(f"""
 SELECT $__timeInterval(Timestamp) AS time, RequestModel, sum(ifNull(CostUsd, 0)) AS usd
 FROM llm_calls WHERE {WHERE}
-GROUP BY time, RequestModel ORDER BY time""", time_series=True), datasource=CLICKHOUSE, stacked=True))
+GROUP BY time, RequestModel ORDER BY time""", time_series=True), stacked=True))
              .with_row(row("Calls"))
              .with_panel(grid("Calls (newest first; the search box matches the previews)", ClickHouseSQL(f"""
 SELECT Timestamp, ServiceName AS service, RequestModel AS model, InputTokens AS input_tokens,
@@ -55,16 +53,16 @@ SELECT Timestamp, ServiceName AS service, RequestModel AS model, InputTokens AS 
 FROM llm_calls
 WHERE {WHERE} {search}
 ORDER BY Timestamp DESC
-LIMIT 500"""), datasource=CLICKHOUSE, width=24, height=12, links=[trace_link()], link_field="TraceId"))
+LIMIT 500"""), width=24, height=12, links=[trace_link()], link_field="TraceId"))
              .with_panel(grid("Slowest calls", ClickHouseSQL(f"""
 SELECT Timestamp, ServiceName AS service, RequestModel AS model, Duration / 1e9 AS seconds,
        OutputTokens AS output_tokens, TraceId
 FROM llm_calls WHERE {WHERE}
-ORDER BY Duration DESC LIMIT 50"""), datasource=CLICKHOUSE, links=[trace_link()], link_field="TraceId"))
+ORDER BY Duration DESC LIMIT 50"""), links=[trace_link()], link_field="TraceId"))
              .with_panel(grid("Most expensive calls", ClickHouseSQL(f"""
 SELECT Timestamp, ServiceName AS service, RequestModel AS model, CostUsd AS usd, InputTokens AS input_tokens,
        CacheReadTokens AS cached_tokens, OutputTokens AS output_tokens, TraceId
 FROM llm_calls WHERE {WHERE} AND CostUsd IS NOT NULL
-ORDER BY CostUsd DESC LIMIT 50"""), datasource=CLICKHOUSE, links=[trace_link()], link_field="TraceId")))
+ORDER BY CostUsd DESC LIMIT 50"""), links=[trace_link()], link_field="TraceId")))
     return board.build()
 

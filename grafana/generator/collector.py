@@ -4,10 +4,9 @@ Reads the collector's own metrics (`service.telemetry.metrics`, port 8888) as Pr
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as model
 
-from .common import PROMETHEUS, RATE, base, promql, row, series, single
+from .common import RATE, base, label_variable, promql, row, series, single
 
 INSTANCE = 'instance=~"$instance"'
 
@@ -15,11 +14,7 @@ INSTANCE = 'instance=~"$instance"'
 def build() -> model.Dashboard:
     board = (base("llmtap-collector", "llmtap collector health",
                   "The llmtap collector's own telemetry: receivers, processors, exporter queues and exports.")
-             .with_variable(dashboard.QueryVariable("instance").label("Instance").datasource(PROMETHEUS)
-                            .query("label_values(llmtap_ready, instance)")
-                            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).multi(True).include_all(True)
-                            .all_value(".*")
-                            .current(model.VariableOption(selected=True, text="All", value="$__all"))))
+             .with_variable(label_variable("instance", "instance", "Instance", metric="llmtap_ready")))
     board = (board
              .with_row(row("Intake"))
              .with_panel(single("Collectors ready", "short", promql(f"sum(llmtap_ready{{{INSTANCE}}})"),

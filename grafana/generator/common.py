@@ -31,23 +31,40 @@ FILTER = f'{SERVICE}=~"$service", {PROVIDER}=~"$provider", {MODEL}=~"$model", {T
 """The label matchers of the four variables; `.*` (All) also matches series without the label."""
 
 RATE = "$__rate_interval"
+REQUESTS = f"llmtap_requests_total{{{FILTER}}}"
+FAILED = f'llmtap_requests_total{{{FILTER}, error_type!=""}}'
+
+# The ClickHouse panels filter llm_calls with the same Prometheus variables: their regex form, and `.*` (All),
+# are matched by ClickHouse's match() too.
+CH_FILTER = ("$__timeFilter(Timestamp) AND match(ServiceName, '^(${service:regex})$') "
+             "AND match(RequestModel, '^(${model:regex})$') AND match(TenantId, '^(${tenant:regex})$')")
+
+
+def quantile(q: float, histogram: str, by: str = "", window: str = RATE) -> str:
+    """The `q` quantile of an llmtap histogram under the filter variables, per `by` label(s) if given."""
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({q}, sum by ({labels}) (rate({histogram}_bucket{{{FILTER}}}[{window}])))"
 
 
 def base(uid: str, title: str, description: str) -> dashboard.Dashboard:
-    return (dashboard.Dashboard(title).uid(uid).description(description).tags(["llmtap", "genai"]).time("now-6h", "now")
-            .refresh("1m").timezone("browser").tooltip(model.DashboardCursorSync.CROSSHAIR)
+    return (dashboard.Dashboard(title).uid(uid).description(description).tags(["llmtap", "genai"])
+            .time("now-6h", "now").refresh("1m").timezone("browser").tooltip(model.DashboardCursorSync.CROSSHAIR)
             .link(dashboard.DashboardLink("llmtap").type(model.DashboardLinkType.DASHBOARDS).tags(["llmtap"])
                   .as_dropdown(True).include_vars(True).keep_time(True)))
 
 
-def label_variable(name: str, label: str, title: str, depends: str = "") -> dashboard.QueryVariable:
-    """A multi-value Prometheus variable over the values of `label` on llmtap_requests_total."""
-    selector = f"llmtap_requests_total{{{depends}}}" if depends else "llmtap_requests_total"
-    return (dashboard.QueryVariable(name).label(title).datasource(PROMETHEUS)
-            .query(f"label_values({selector}, {label})")
-            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(model.VariableSort.ALPHABETICAL_ASC)
-            .multi(True).include_all(True).all_value(".*")
-            .current(model.VariableOption(selected=True, text="All", value="$__all")))
+def _multi_value(variable: dashboard.QueryVariable) -> dashboard.QueryVariable:
+    """Several values or All, refreshed with the time range, sorted, All selected."""
+    return (variable.refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(model.VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True).current(model.VariableOption(selected=True, text="All", value="$__all")))
+
+
+def label_variable(name: str, label: str, title: str, depends: str = "",
+                   metric: str = "llmtap_requests_total") -> dashboard.QueryVariable:
+    """A multi-value Prometheus variable over the values of `label` on `metric`; All is `.*`."""
+    selector = f"{metric}{{{depends}}}" if depends else metric
+    return _multi_value(dashboard.QueryVariable(name).label(title).datasource(PROMETHEUS)
+                        .query(f"label_values({selector}, {label})").all_value(".*"))
 
 
 def filter_variables(board: dashboard.Dashboard) -> dashboard.Dashboard:
@@ -71,6 +88,8 @@ def promql(expr: str, legend: str = "", instant: bool = False, table_format: boo
 
 
 def _with_targets(panel: Any, targets: list[cogbuilder.Builder[cogvariants.Dataquery]]) -> Any:
+    """The targets, lettered A, B, ...; the panel's data source is theirs."""
+    panel = panel.datasource(targets[0].build().datasource)  # type: ignore[attr-defined]
     for ref, target in zip(string.ascii_uppercase, targets, strict=False):
         target.ref_id(ref)  # type: ignore[attr-defined]
         panel = panel.with_target(target)
@@ -78,9 +97,8 @@ def _with_targets(panel: Any, targets: list[cogbuilder.Builder[cogvariants.Dataq
 
 
 def series(title: str, unit: str, *targets: cogbuilder.Builder[cogvariants.Dataquery], description: str = "",
-           width: int = 12, height: int = 8, datasource: model.DataSourceRef = PROMETHEUS,
-           stacked: bool = False) -> timeseries.Panel:
-    panel = (timeseries.Panel().title(title).description(description).datasource(datasource).unit(unit)
+           width: int = 12, height: int = 8, stacked: bool = False) -> timeseries.Panel:
+    panel = (timeseries.Panel().title(title).description(description).unit(unit)
              .span(width).height(height).line_width(1).fill_opacity(10).show_points(common.VisibilityMode.NEVER)
              .legend(options.VizLegendOptions().display_mode(common.LegendDisplayMode.TABLE)
                      .placement(common.LegendPlacement.BOTTOM).show_legend(True).calcs(["mean", "max"]))
@@ -92,9 +110,8 @@ def series(title: str, unit: str, *targets: cogbuilder.Builder[cogvariants.Dataq
 
 
 def single(title: str, unit: str, target: cogbuilder.Builder[cogvariants.Dataquery], description: str = "",
-           width: int = 6, height: int = 4, decimals: float | None = None,
-           datasource: model.DataSourceRef = PROMETHEUS) -> stat.Panel:
-    panel = (stat.Panel().title(title).description(description).datasource(datasource).unit(unit).span(width)
+           width: int = 6, height: int = 4, decimals: float | None = None) -> stat.Panel:
+    panel = (stat.Panel().title(title).description(description).unit(unit).span(width)
              .height(height).graph_mode(common.BigValueGraphMode.AREA).color_mode(common.BigValueColorMode.VALUE)
              .reduce_options(options.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
     if decimals is not None:
@@ -103,10 +120,9 @@ def single(title: str, unit: str, target: cogbuilder.Builder[cogvariants.Dataque
 
 
 def grid(title: str, *targets: cogbuilder.Builder[cogvariants.Dataquery], description: str = "", width: int = 12,
-         height: int = 8, datasource: model.DataSourceRef = PROMETHEUS, unit: str = "",
-         transformations: list[model.DataTransformerConfig] | None = None,
+         height: int = 8, unit: str = "", transformations: list[model.DataTransformerConfig] | None = None,
          links: list[dict[str, object]] | None = None, link_field: str = "") -> table.Panel:
-    panel = (table.Panel().title(title).description(description).datasource(datasource).span(width)
+    panel = (table.Panel().title(title).description(description).span(width)
              .height(height).show_header(True).cell_height(common.TableCellHeight.SM))
     if unit:
         panel = panel.unit(unit)
@@ -174,10 +190,8 @@ class ClickHouseSQL(cogbuilder.Builder[ClickHouseQuery]):
 
 
 def clickhouse_variable(name: str, title: str, sql: str) -> dashboard.QueryVariable:
-    return (dashboard.QueryVariable(name).label(title).datasource(CLICKHOUSE).query(sql.strip())
-            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(model.VariableSort.ALPHABETICAL_ASC)
-            .multi(True).include_all(True)
-            .current(model.VariableOption(selected=True, text="All", value="$__all")))
+    """A multi-value variable from a ClickHouse query; All is the list of every value."""
+    return _multi_value(dashboard.QueryVariable(name).label(title).datasource(CLICKHOUSE).query(sql.strip()))
 
 
 def trace_link() -> dict[str, object]:

@@ -7,7 +7,6 @@ from grafana_foundation_sdk.models import dashboard as model
 from .common import FILTER, MODEL, RATE, SERVICE, TENANT, base, filter_variables, grid, promql, row, series, single
 
 COST = f"llmtap_cost_usd_total{{{FILTER}}}"
-TOKENS = f"llmtap_tokens_total{{{FILTER}}}"
 
 # The budget inputs are recording rules in grafana/alerts/llmtap-rules.yaml; a tenant without its own budget
 # uses the default one (`llmtap_tenant_id="*"`), as the budget alerts do.
@@ -74,6 +73,6 @@ def build() -> model.Dashboard:
                  f"sum by ({MODEL}) (rate(llmtap_cost_cache_savings_usd_total{{{FILTER}}}[{RATE}])) * 3600",
                  f"{{{{{MODEL}}}}}"), stacked=True))
              .with_panel(series("Prompt-cache tokens/s by model", "short", promql(
-                 f'sum by ({MODEL}, gen_ai_token_type) (rate({TOKENS[:-1]}, gen_ai_token_type=~"cache_.*"}}'
-                 f"[{RATE}]))", f"{{{{{MODEL}}}}} {{{{gen_ai_token_type}}}}"))))
+                 f"sum by ({MODEL}, gen_ai_token_type) (rate(llmtap_tokens_total{{{FILTER}, "
+                 f'gen_ai_token_type=~"cache_.*"}}[{RATE}]))', f"{{{{{MODEL}}}}} {{{{gen_ai_token_type}}}}"))))
     return board.build()

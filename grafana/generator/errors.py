@@ -5,11 +5,13 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from .common import (
-    CLICKHOUSE,
+    CH_FILTER,
+    FAILED,
     FILTER,
     MODEL,
     PROVIDER,
     RATE,
+    REQUESTS,
     ClickHouseSQL,
     base,
     filter_variables,
@@ -20,10 +22,6 @@ from .common import (
     single,
     trace_link,
 )
-from .users import CH_FILTER
-
-FAILED = f'llmtap_requests_total{{{FILTER}, error_type!=""}}'
-ALL = f"llmtap_requests_total{{{FILTER}}}"
 
 
 def build() -> model.Dashboard:
@@ -36,7 +34,7 @@ def build() -> model.Dashboard:
              .with_panel(single("Failed calls in range", "short",
                                 promql(f"sum(increase({FAILED}[$__range]))", instant=True), decimals=0))
              .with_panel(single("Error ratio", "percentunit",
-                                promql(f"sum(rate({FAILED}[{RATE}])) / sum(rate({ALL}[{RATE}]))"), decimals=2))
+                                promql(f"sum(rate({FAILED}[{RATE}])) / sum(rate({REQUESTS}[{RATE}]))"), decimals=2))
              .with_panel(single("Rate-limited calls/s", "reqps", promql(
                  f'sum(rate(llmtap_requests_total{{{FILTER}, error_type="rate_limit"}}[{RATE}]))'), decimals=3))
              .with_panel(single("Timeouts/s", "reqps", promql(
@@ -45,7 +43,7 @@ def build() -> model.Dashboard:
                                 promql(f"sum by (error_type) (rate({FAILED}[{RATE}]))", "{{error_type}}"),
                                 stacked=True))
              .with_panel(series("Error ratio by model", "percentunit", promql(
-                 f"sum by ({MODEL}) (rate({FAILED}[{RATE}])) / sum by ({MODEL}) (rate({ALL}[{RATE}]))",
+                 f"sum by ({MODEL}) (rate({FAILED}[{RATE}])) / sum by ({MODEL}) (rate({REQUESTS}[{RATE}]))",
                  f"{{{{{MODEL}}}}}")))
              .with_panel(series("Errors/s by provider and type", "reqps", promql(
                  f"sum by ({PROVIDER}, error_type) (rate({FAILED}[{RATE}]))",
@@ -60,5 +58,5 @@ SELECT Timestamp, ServiceName AS service, RequestModel AS model, ErrorType AS er
 FROM llm_calls
 WHERE {CH_FILTER} AND (ErrorType != '' OR StatusCode = 'Error')
 ORDER BY Timestamp DESC
-LIMIT 100"""), datasource=CLICKHOUSE, width=24, height=10, links=[trace_link()], link_field="TraceId")))
+LIMIT 100"""), width=24, height=10, links=[trace_link()], link_field="TraceId")))
     return board.build()

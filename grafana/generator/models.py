@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
-from .common import FILTER, MODEL, RATE, base, filter_variables, grid, promql, row, series
+from .common import FAILED, FILTER, MODEL, RATE, REQUESTS, base, filter_variables, grid, promql, quantile, row, series
 
 BY = f"sum by ({MODEL})"
 
 
 def _p95(histogram: str, window: str = RATE) -> str:
-    return f"histogram_quantile(0.95, sum by (le, {MODEL}) (rate({histogram}_bucket{{{FILTER}}}[{window}])))"
+    return quantile(0.95, histogram, by=MODEL, window=window)
 
 
 def _error_ratio(window: str) -> str:
-    return (f'{BY} (rate(llmtap_requests_total{{{FILTER}, error_type!=""}}[{window}])) / '
-            f"{BY} (rate(llmtap_requests_total{{{FILTER}}}[{window}]))")
+    return f"{BY} (rate({FAILED}[{window}])) / {BY} (rate({REQUESTS}[{window}]))"
 
 
 def _per_1k(window: str) -> str:
@@ -25,7 +24,7 @@ def _per_1k(window: str) -> str:
 
 def _output_per_call(window: str) -> str:
     return (f'{BY} (rate(llmtap_tokens_total{{{FILTER}, gen_ai_token_type="output"}}[{window}])) / '
-            f"{BY} (rate(llmtap_requests_total{{{FILTER}}}[{window}]))")
+            f"{BY} (rate({REQUESTS}[{window}]))")
 
 
 def build() -> model.Dashboard:
@@ -35,7 +34,7 @@ def build() -> model.Dashboard:
     window = "$__range"
     legend = f"{{{{{MODEL}}}}}"
     summary = [
-        promql(f"{BY} (increase(llmtap_requests_total{{{FILTER}}}[{window}]))", "calls", True, True),
+        promql(f"{BY} (increase({REQUESTS}[{window}]))", "calls", True, True),
         promql(_p95("llmtap_request_duration_seconds", window), "p95 latency", True, True),
         promql(_p95("llmtap_time_to_first_token_seconds", window), "p95 TTFT", True, True),
         promql(_error_ratio(window), "error ratio", True, True),
@@ -58,6 +57,5 @@ def build() -> model.Dashboard:
              .with_panel(series("Error ratio", "percentunit", promql(_error_ratio(RATE), legend)))
              .with_panel(series("Cost per 1k tokens", "currencyUSD", promql(_per_1k(RATE), legend)))
              .with_panel(series("Output tokens per call", "short", promql(_output_per_call(RATE), legend)))
-             .with_panel(series("Requests/s", "reqps", promql(
-                 f"{BY} (rate(llmtap_requests_total{{{FILTER}}}[{RATE}]))", legend))))
+             .with_panel(series("Requests/s", "reqps", promql(f"{BY} (rate({REQUESTS}[{RATE}]))", legend))))
     return board.build()

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
-from .common import FILTER, MODEL, RATE, base, filter_variables, promql, row, series, single
-
-REQUESTS = f"llmtap_requests_total{{{FILTER}}}"
-FAILED = f'llmtap_requests_total{{{FILTER}, error_type!=""}}'
+from .common import (
+    FAILED,
+    FILTER,
+    MODEL,
+    RATE,
+    REQUESTS,
+    base,
+    filter_variables,
+    promql,
+    quantile,
+    row,
+    series,
+    single,
+)
 
 
 def quantiles(histogram: str) -> list[object]:
-    return [promql(f"histogram_quantile({q}, sum by (le, {MODEL}) (rate({histogram}_bucket{{{FILTER}}}[{RATE}])))",
-                   f"p{int(q * 100)} {{{{{MODEL}}}}}") for q in (0.5, 0.95, 0.99)]
+    return [promql(quantile(q, histogram, by=MODEL), f"p{int(q * 100)} {{{{{MODEL}}}}}") for q in (0.5, 0.95, 0.99)]
 
 
 def build() -> model.Dashboard:
@@ -24,12 +33,9 @@ def build() -> model.Dashboard:
              .with_panel(single("Requests/s", "reqps", promql(f"sum(rate({REQUESTS}[{RATE}]))")))
              .with_panel(single("Error ratio", "percentunit",
                                 promql(f"sum(rate({FAILED}[{RATE}])) / sum(rate({REQUESTS}[{RATE}]))"), decimals=2))
-             .with_panel(single("p95 latency", "s", promql(
-                 f"histogram_quantile(0.95, sum by (le) (rate(llmtap_request_duration_seconds_bucket{{{FILTER}}}"
-                 f"[{RATE}])))")))
-             .with_panel(single("p95 time to first token", "s", promql(
-                 f"histogram_quantile(0.95, sum by (le) (rate(llmtap_time_to_first_token_seconds_bucket{{{FILTER}}}"
-                 f"[{RATE}])))")))
+             .with_panel(single("p95 latency", "s", promql(quantile(0.95, "llmtap_request_duration_seconds"))))
+             .with_panel(single("p95 time to first token", "s",
+                                promql(quantile(0.95, "llmtap_time_to_first_token_seconds"))))
              .with_row(row("Latency"))
              .with_panel(series("Request latency by model", "s", *quantiles("llmtap_request_duration_seconds"),
                                 description="Whole-call duration percentiles, from the genai_metrics histogram."))

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
-from .common import CLICKHOUSE, FILTER, RATE, ClickHouseSQL, base, filter_variables, grid, promql, row, series, single
+from .common import CH_FILTER, FILTER, RATE, ClickHouseSQL, base, filter_variables, grid, promql, row, series, single
 
 USERS = f'{FILTER}, user_id!=""'
-
-# The ClickHouse panels filter with the same variables; a Prometheus regex variable's `.*` (All) is matched by
-# ClickHouse's match() too.
-CH_FILTER = ("$__timeFilter(Timestamp) AND match(ServiceName, '^(${service:regex})$') "
-             "AND match(RequestModel, '^(${model:regex})$') AND match(TenantId, '^(${tenant:regex})$')")
 
 
 def build() -> model.Dashboard:
@@ -28,11 +23,10 @@ def build() -> model.Dashboard:
                  f"count(sum by (user_id) (increase(llmtap_requests_total{{{USERS}}}[$__range])) > 0)",
                  instant=True), decimals=1))
              .with_panel(single("Sessions in range", "short", ClickHouseSQL(
-                 f"SELECT uniqExact(SessionId) AS sessions FROM llm_calls WHERE {CH_FILTER} AND SessionId != ''"),
-                                datasource=CLICKHOUSE))
+                 f"SELECT uniqExact(SessionId) AS sessions FROM llm_calls WHERE {CH_FILTER} AND SessionId != ''")))
              .with_panel(single("Calls per session", "short", ClickHouseSQL(
                  f"SELECT count() / greatest(uniqExact(SessionId), 1) AS calls_per_session FROM llm_calls "
-                 f"WHERE {CH_FILTER} AND SessionId != ''"), datasource=CLICKHOUSE, decimals=1))
+                 f"WHERE {CH_FILTER} AND SessionId != ''"), decimals=1))
              .with_panel(series("Active users", "short", promql(
                  f"count(sum by (user_id) (rate(llmtap_requests_total{{{USERS}}}[{RATE}])) > 0)", "users")))
              .with_panel(series("Requests/s of the 10 busiest users", "reqps", promql(
@@ -58,5 +52,5 @@ FROM llm_calls
 WHERE {CH_FILTER} AND SessionId != ''
 GROUP BY SessionId
 ORDER BY calls DESC
-LIMIT 50"""), datasource=CLICKHOUSE, width=24)))
+LIMIT 50"""), width=24)))
     return board.build()
