@@ -86,6 +86,12 @@ def python_floor(payloads: list[bytes]) -> float:
     return total / elapsed
 
 
+def default_config(tmp_path: Path, ports: dict[str, int], processors: bool = True) -> str:
+    """The default pipeline and exporter settings on the given ports and paths."""
+    text = clickhouse_config(tmp_path, ports, batch=None, processors=processors)
+    return text.replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}")  # the default
+
+
 def run_collector(payloads: list[bytes], transport: str, processors: bool = True,
                   extra_exporters: str = "") -> dict[str, float]:
     """`extra_exporters` (YAML lines under `exporters:`) join ClickHouse in every pipeline that takes their
@@ -94,9 +100,7 @@ def run_collector(payloads: list[bytes], transport: str, processors: bool = True
         tmp_path = Path(tmp)
         ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
         config = tmp_path / "llmtap.yaml"
-        # the default pipeline and exporter settings; only the ports and paths differ
-        text = clickhouse_config(tmp_path, ports, batch=None, processors=processors)
-        text = text.replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}")  # the default
+        text = default_config(tmp_path, ports, processors)
         if extra_exporters:
             text = text.replace("exporters:\n", f"exporters:\n{extra_exporters}", 1)
             for name, pipelines in (("tempo", ("traces",)), ("loki", ("logs", "logs/calls")),

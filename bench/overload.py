@@ -29,8 +29,8 @@ import psutil
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from bench.collector import SENDERS, SPANS_PER_REQUEST
-from tests.conftest import Process, clickhouse_config, free_port, read_client, start_process, stop_process, wait_for
+from bench.collector import SENDERS, SPANS_PER_REQUEST, default_config
+from tests.conftest import Process, free_port, read_client, start_process, stop_process, wait_for
 from tests.otlp_data import genai_spans
 
 PB = {"Content-Type": "application/x-protobuf"}
@@ -42,7 +42,7 @@ def start(tmp: Path, queue_mb: int | None = None) -> Process:
     """The default pipeline; `queue_mb` sizes the ClickHouse exporter's queue (default 256 MiB)."""
     ports = {k: free_port() for k in ("grpc", "http", "read", "telemetry")}
     config = tmp / "llmtap.yaml"
-    text = clickhouse_config(tmp, ports, batch=None).replace("genai_metrics: {flush_interval: 1s}", "genai_metrics: {}")
+    text = default_config(tmp, ports)
     if queue_mb is not None:
         text = text.replace("    ttl: 720h", f"    ttl: 720h\n    sending_queue: {{max_bytes: {queue_mb * 2**20}}}")
     config.write_text(text)

@@ -138,9 +138,9 @@ class ClickHouseExporter(Exporter):
         else:
             futures = [pool.submit(self._insert_isolating, signal, part, f"{dedup_token}-{i}")
                        for i, part in enumerate(parts)]
-            for future in futures:
-                if future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]  # retryable: the whole batch again, deduplicated
+            for error in [f.exception() for f in futures]:
+                if error is not None:
+                    raise error  # retryable: the whole batch again, deduplicated
             refused, offset = [], 0
             for part, future in zip(parts, futures, strict=True):
                 refused += [offset + i for i in future.result()]
