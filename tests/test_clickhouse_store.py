@@ -4,6 +4,7 @@ collector's read-only ClickHouse HTTP interface with clickhouse-connect as the c
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -16,6 +17,7 @@ from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+from llmtap.exporters.clickhouse import schema
 from llmtap.exporters.clickhouse.exporter import split_batch
 from tests.conftest import Process, read_client, wait_for
 from tests.otlp_data import genai_spans, log_records
@@ -195,3 +197,72 @@ def test_a_batch_splits_into_contiguous_nonempty_parts(payloads: list[bytes], pa
     assert 1 <= len(runs) <= min(parts, len(payloads))
     assert all(runs)
     assert split_batch(payloads, parts) == runs  # a retried batch splits the same way, so its tokens repeat
+
+
+CLUSTER = """
+import asyncio, dataclasses, json, sys
+from pathlib import Path
+import chdb
+from llmtap.collector.component import Host
+from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig, migrate
+from llmtap.exporters.clickhouse.schema import SchemaOptions
+from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from tests.otlp_data import genai_spans
+
+data = Path(sys.argv[1])
+config = data / "config.xml"  # a one-node cluster whose only shard is this engine
+config.write_text(\"\"\"<clickhouse><tcp_port>9000</tcp_port><remote_servers><llmtap><shard><replica>
+<host>localhost</host><port>9000</port></replica></shard></llmtap></remote_servers></clickhouse>\"\"\")
+engine = chdb.connect(f"{data}/ch?config-file={config}")
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(
+    dsn=f"chdb://{data}/ch", cluster="llmtap", replicated=False, create_schema=False, read_endpoint=None))
+asyncio.run(exporter.start(Host(data, SelfTelemetry())))
+client = exporter._clients.get()
+# chDB has no distributed DDL: on one node, ON CLUSTER is running the statement here
+class OneNode(SchemaOptions):
+    on_cluster = ""
+one_node = OneNode(**dataclasses.asdict(exporter.options))
+applied = [migrate(client, one_node), migrate(client, one_node)]
+spans = genai_spans(40, seed=1)
+calls = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()).derive(Batch(Signal.TRACES, spans)).batches[0]
+exporter._clients.put(client)
+for attempt in range(2):  # a retried batch lands once
+    exporter.export(Signal.TRACES, [spans.SerializeToString()], "t-1")
+    exporter.export(Signal.LOGS, [calls.data()], "l-1")
+engines = dict(client.query("SELECT name, engine FROM system.tables WHERE database = 'default'").result_rows)
+counts = {t: client.command(f"SELECT count() FROM {t}") for t in (
+    "otel_traces", "otel_traces_local", "llm_calls", "llm_calls_local", "otel_traces_trace_id_ts")}
+counts["shards"] = client.command("SELECT uniqExact(_shard_num) FROM otel_traces")
+print(json.dumps([applied, engines, counts]))
+"""
+
+
+def test_a_cluster_stores_rows_on_local_tables_through_distributed_ones(tmp_path: Path) -> None:
+    """`cluster:` on the real engine: a one-node cluster (chDB with remote_servers) gets every migration,
+    `<name>_local` tables under Distributed `<name>` ones, and rows inserted through the views reach the
+    local tables once, retried or not."""
+    result = subprocess.run([sys.executable, "-c", CLUSTER, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    applied, engines, counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert applied == [[1, 2, 3], []]
+    for table in schema.SHARDING:
+        assert engines[table] == "Distributed", table
+        assert engines[f"{table}{schema.LOCAL}"] in ("MergeTree", "AggregatingMergeTree"), table
+    assert counts["otel_traces"] == counts["otel_traces_local"] == 40
+    assert counts["llm_calls"] == counts["llm_calls_local"] == 40
+    assert counts["otel_traces_trace_id_ts"] > 0 and counts["shards"] == 1
+
+
+def test_cluster_ddl_runs_on_every_node_with_replicated_engines() -> None:
+    options = schema.SchemaOptions(cluster="prod")
+    statements = [s for _version, _description, ddl in schema.migrations(options) for s in ddl]
+    assert all(" ON CLUSTER `prod`" in s for s in statements)
+    engines = re.findall(r"ENGINE = (\w+)", "\n".join(statements))
+    assert {e for e in engines if e not in ("Null", "Distributed")} == {
+        "ReplicatedMergeTree", "ReplicatedAggregatingMergeTree"}
+    assert engines.count("Distributed") == len(schema.SHARDING)
+    # without a cluster, version 3 changes nothing
+    assert schema.migrations(schema.SchemaOptions())[2][2] == []

@@ -42,7 +42,11 @@ class ClickHouseExporterConfig(ExporterSettings):
     ttl: Duration = 0.0
     """Rows older than this are dropped (`720h`); 0 keeps them for ever."""
     cluster: str | None = None
-    """Create tables `ON CLUSTER` with Replicated engines."""
+    """A cluster of the server's `remote_servers`: tables are created `ON CLUSTER` on every node as `<name>_local`
+    (Replicated engines), with a Distributed `<name>` over them that inserts and queries go through."""
+    replicated: bool = True
+    """With `cluster`: Replicated engines on each node (needs ClickHouse Keeper); false for shards without
+    replicas."""
     storage_policy: str | None = None
     """A storage policy name (e.g. hot and cold volumes) for the tables."""
     create_schema: bool = True
@@ -88,7 +92,8 @@ class ClickHouseExporter(Exporter):
         parsed = urlparse(config.dsn)
         dsn_db = parsed.path.strip("/") if not is_embedded(config.dsn) else ""
         self.database = config.database or dsn_db or "default"
-        self.options = schema.SchemaOptions(self.database, int(config.ttl), config.cluster, config.storage_policy)
+        self.options = schema.SchemaOptions(self.database, int(config.ttl), config.cluster, config.storage_policy,
+                                            config.replicated)
 
     async def start(self, host: Host) -> None:
         import asyncio
@@ -175,6 +180,8 @@ class ClickHouseExporter(Exporter):
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
+        if self.options.cluster:  # acknowledged means on the shards, not in this node's queue for them
+            settings["distributed_foreground_insert"] = 1
         client = self._clients.get()
         try:
             client.raw_insert(f"`{self.database}`.{table}", None, blob, settings=settings, fmt="Protobuf")
@@ -216,8 +223,10 @@ def migrate(client: Any, options: schema.SchemaOptions) -> list[int]:
     if options.database != "default":
         client.command(f"CREATE DATABASE IF NOT EXISTS `{options.database}`{options.on_cluster}")
     client.command(schema.migrations_table(options))
-    done = {row[0] for row in client.query(
-        f"SELECT version FROM `{options.database}`.{schema.MIGRATIONS_TABLE} FINAL").result_rows}
+    table = f"`{options.database}`.{schema.MIGRATIONS_TABLE}"
+    if options.cluster:  # each node records what ran through it; ON CLUSTER ran it everywhere
+        table = f"clusterAllReplicas('{options.cluster}', {table})"
+    done = {row[0] for row in client.query(f"SELECT DISTINCT version FROM {table}").result_rows}
     applied = []
     for version, description, statements in schema.migrations(options):
         if version in done:

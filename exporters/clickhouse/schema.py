@@ -11,6 +11,7 @@ Migrations are numbered and recorded in `llmtap_schema_migrations`; each runs on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -138,13 +139,15 @@ class SchemaOptions:
     ttl_seconds: int = 0
     cluster: str | None = None
     storage_policy: str | None = None
+    replicated: bool = True
+    """On a cluster: Replicated engines for the tables on each node (False: shards without replicas)."""
 
     @property
     def on_cluster(self) -> str:
         return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
 
     def engine(self, kind: str = "MergeTree") -> str:
-        return f"Replicated{kind}" if self.cluster else kind
+        return f"Replicated{kind}" if self.cluster and self.replicated else kind
 
     def ttl(self, column: str) -> str:
         return f"TTL toDateTime({column}) + toIntervalSecond({self.ttl_seconds})" if self.ttl_seconds else ""
@@ -152,7 +155,7 @@ class SchemaOptions:
     def settings(self) -> str:
         extra = f", storage_policy = '{self.storage_policy}'" if self.storage_policy else ""
         # Deduplication of retried inserts (insert_deduplication_token) needs a window on plain MergeTree.
-        dedup = "" if self.cluster else ", non_replicated_deduplication_window = 1000"
+        dedup = "" if self.cluster and self.replicated else ", non_replicated_deduplication_window = 1000"
         return f"SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}{extra}"
 
 
@@ -364,7 +367,9 @@ ORDER BY (ServiceName, RequestModel, toDateTime(Timestamp), Timestamp)
 # Materialized views: OTLP -> rows
 
 
-def _views(o: SchemaOptions) -> list[str]:
+def _views(o: SchemaOptions, local: str = "") -> list[str]:
+    """The views of schema version 1; `local` suffixes the tables the trace id index view reads and writes
+    (on a cluster it follows the rows to the node that stores them, version 3)."""
     db, c = o.database, o.on_cluster
     kind = "multiIf(s.kind = 1, 'Internal', s.kind = 2, 'Server', s.kind = 3, 'Client', s.kind = 4, 'Producer', " \
            "s.kind = 5, 'Consumer', 'Unspecified')"
@@ -398,9 +403,9 @@ ARRAY JOIN resource_spans AS rs
 ARRAY JOIN rs.scope_spans AS ss
 ARRAY JOIN ss.spans AS s"""
     trace_id_ts = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.otel_traces_trace_id_ts_mv{c}
-TO `{db}`.otel_traces_trace_id_ts AS
+TO `{db}`.otel_traces_trace_id_ts{local} AS
 SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
-FROM `{db}`.otel_traces WHERE TraceId != '' GROUP BY TraceId"""
+FROM `{db}`.otel_traces{local} WHERE TraceId != '' GROUP BY TraceId"""
     logs = _logs_view(o)
 
     def metric_view(table: str, kind: str, columns: str) -> str:
@@ -608,6 +613,45 @@ WHERE r.event_name = '{semconv.LLMTAP_LLM_CALL_EVENT}'"""
 MIGRATIONS_TABLE = "llmtap_schema_migrations"
 
 
+_NOT_CALLS = f"\nWHERE r.event_name != '{semconv.LLMTAP_LLM_CALL_EVENT}'"
+LOCAL = "_local"
+"""On a cluster, the suffix of the tables that store each node's rows; the plain names are Distributed tables."""
+SHARDING = {
+    "otel_traces": "cityHash64(TraceId)",
+    "otel_traces_trace_id_ts": "cityHash64(TraceId)",
+    "otel_logs": "if(TraceId = '', rand(), cityHash64(TraceId))",
+    **{f"otel_metrics_{kind}": "rand()" for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary")},
+    "llm_calls": "cityHash64(TraceId)",
+}
+"""Distributed tables and their sharding keys: a trace's spans, its logs and its calls on one shard (so trace
+lookups and joins stay local); metric points and uncorrelated logs spread evenly."""
+
+
+def _distribute(o: SchemaOptions) -> list[str]:
+    """Schema version 3, on a cluster only: every table becomes `<name>_local` on each node with a Distributed
+    `<name>` over them, which is what the views write to and readers (Grafana, `llmtap stats`) query. The
+    views are dropped first and made again last: run it with the collectors stopped (a single collector's
+    start does), as inserts in between would reach no table."""
+    if not o.cluster:
+        return []
+    db, c = o.database, o.on_cluster
+    views = _current_views(o, LOCAL)
+    names = [re.search(r"VIEW IF NOT EXISTS `[^`]+`\.(\w+)", v).group(1) for v in views]  # type: ignore[union-attr]
+    return [
+        *(f"DROP VIEW IF EXISTS `{db}`.{name}{c}" for name in names),
+        "RENAME TABLE " + ", ".join(f"`{db}`.{t} TO `{db}`.{t}{LOCAL}" for t in SHARDING) + c,
+        *(f"CREATE TABLE IF NOT EXISTS `{db}`.{t}{c} AS `{db}`.{t}{LOCAL}\n"
+          f"ENGINE = Distributed('{o.cluster}', '{db}', '{t}{LOCAL}', {key})" for t, key in SHARDING.items()),
+        *views,
+    ]
+
+
+def _current_views(o: SchemaOptions, local: str = "") -> list[str]:
+    """The views as versions 1 and 2 leave them."""
+    traces, trace_id_ts, _logs_v1, *metrics, _llm_calls_v1 = _views(o, local)
+    return [traces, trace_id_ts, _logs_view(o, _NOT_CALLS), *metrics, _llm_calls_events_view(o)]
+
+
 def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
     """(version, description, statements). Append new versions; never edit a released one."""
     return [
@@ -615,9 +659,10 @@ def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
         (2, "llm_calls from the genai_metrics connector's llmtap.llm_call records (before sampling), not spans", [
             f"DROP VIEW IF EXISTS `{o.database}`.llm_calls_mv{o.on_cluster}",
             f"DROP VIEW IF EXISTS `{o.database}`.otel_logs_mv{o.on_cluster}",
-            _logs_view(o, f"\nWHERE r.event_name != '{semconv.LLMTAP_LLM_CALL_EVENT}'"),
+            _logs_view(o, _NOT_CALLS),
             _llm_calls_events_view(o),
         ]),
+        (3, "on a cluster, Distributed tables over each node's tables", _distribute(o)),
     ]
 
 

@@ -43,7 +43,8 @@ def report(where: str, exc: BaseException) -> None:
 
 
 class Invocation:
-    __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "span", "start_ns", "telemetry")
+    __slots__ = ("_token", "attributes", "content", "ended", "first_chunk_ns", "learned", "span", "start_ns",
+                 "telemetry")
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, model: str | None,
                  attributes: Mapping[str, AttributeValue], server: tuple[str | None, int | None] = (None, None)):
@@ -63,6 +64,9 @@ class Invocation:
         attrs.update(attributes)
         attrs.update(attribution.current())
         self.attributes = attrs
+        """Everything known about the call (for the metric points and the event)."""
+        self.learned: dict[str, AttributeValue] = {}
+        """What was learned after the span started: the only attributes set on it at the end."""
         name = f"{operation} {model}" if model else operation
         self.start_ns = time.perf_counter_ns()
         self.span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
@@ -79,17 +83,13 @@ class Invocation:
 
     def set(self, key: str, value: AttributeValue | None) -> None:
         if value is not None and value != "" and value != []:
-            self.attributes[key] = value
+            self.attributes[key] = self.learned[key] = value
 
     def set_content(self, key: str, value: Any) -> None:
         """Record message content (already in the conventions' JSON shape) if capture is on."""
         if self.telemetry.capture.enabled and value:
             self.content[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
                                                                                 default=str)
-
-    def chunk(self) -> None:
-        if not self.first_chunk_ns:
-            self.first_chunk_ns = time.perf_counter_ns()
 
     def usage(self, input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None,
               cache_creation: int | None = None, reasoning: int | None = None) -> None:
@@ -105,7 +105,7 @@ class Invocation:
             return
         try:
             error_type = errors.classify(exc)
-            self.attributes[error_attributes.ERROR_TYPE] = error_type
+            self.attributes[error_attributes.ERROR_TYPE] = self.learned[error_attributes.ERROR_TYPE] = error_type
             self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
         except Exception as err:
             report("fail", err)
@@ -123,11 +123,12 @@ class Invocation:
             t = self.telemetry
             if self.first_chunk_ns:
                 ttfc = (self.first_chunk_ns - self.start_ns) / 1e9
-                attrs[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+                attrs[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.learned[
+                    gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
             capture = t.capture
             if self.content and capture.on_span:
-                attrs.update(self.content)
-            self.span.set_attributes(attrs)
+                self.learned.update(self.content)
+            self.span.set_attributes(self.learned)
             metric_attrs = {k: attrs[k] for k in _METRIC_KEYS if k in attrs}
             if error_attributes.ERROR_TYPE in attrs:
                 metric_attrs[error_attributes.ERROR_TYPE] = attrs[error_attributes.ERROR_TYPE]

@@ -9,6 +9,7 @@ invocation when the stream is exhausted, fails, or is closed. A stream dropped u
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, TypeVar
@@ -56,7 +57,8 @@ async def watch_async(invocation: Invocation, iterator: AsyncIterator[T], observ
 def _shown(invocation: Invocation, item: object, observe: Observe) -> bool:
     """Note the chunk; whether the application sees it (an llmtap error never hides one)."""
     try:
-        invocation.chunk()
+        if not invocation.first_chunk_ns:
+            invocation.first_chunk_ns = time.perf_counter_ns()
         return observe(invocation, item)
     except Exception as exc:
         report("stream chunk", exc)
