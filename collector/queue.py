@@ -315,12 +315,22 @@ class Sender:
             if not self.queue.ready_items() and not self.queue._recovered_batch:
                 await self.queue.wait_changed(None if not self._draining else 0.05)
                 continue
-            if not self._draining and self.queue.ready_items() < self.batch.min_items:
-                await asyncio.sleep(self.batch.flush_interval)  # let a small batch grow
+            await self._let_batch_grow()
             entries = self.queue.take(self.batch.max_items, self.batch.max_bytes)
             if not entries:
                 continue
             await self._deliver(entries)
+
+    async def _let_batch_grow(self) -> None:
+        """Wait up to `flush_interval` for `min_items`; a batch that fills, or a drain that starts (shutdown),
+        ends the wait at once instead of after the interval."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.batch.flush_interval
+        while not self._draining and self.queue.ready_items() < self.batch.min_items:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await self.queue.wait_changed(left)
 
     async def _deliver(self, entries: list[Entry]) -> None:
         token = f"{self.queue.name}:{entries[0].seq}-{entries[-1].seq}"

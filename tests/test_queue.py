@@ -171,3 +171,40 @@ def test_stop_leaves_undelivered_data_on_disk(tmp_path: Path) -> None:
     asyncio.run(main())
     q = BoundedQueue("q", 10**6, tmp_path)
     assert q.payloads(q.take(10, 10**6)) == [b"keep me"]
+
+
+def test_a_drain_does_not_wait_for_a_small_batch_to_grow() -> None:
+    """A batch below `min_items` waits up to `flush_interval` for more; stopping ends that wait, so a drain
+    shorter than the interval still delivers it (before, it timed out and left the batch queued)."""
+    async def main() -> tuple[list[bytes], int]:
+        q = BoundedQueue("q", 10**6)
+        delivered: list[bytes] = []
+
+        def export(payloads: list[bytes], token: str) -> None:
+            delivered.extend(payloads)
+
+        s = Sender(q, export, BatchConfig(min_items=1000, flush_interval=3600), RetryConfig())
+        s.start()
+        q.put(b"small", 1)
+        await asyncio.sleep(0.05)  # the sender is waiting for the batch to grow
+        await s.stop(drain_timeout=5)
+        return delivered, len(q)
+
+    assert asyncio.run(main()) == ([b"small"], 0)
+
+
+def test_a_batch_that_fills_is_sent_before_the_interval() -> None:
+    async def main() -> list[list[bytes]]:
+        q = BoundedQueue("q", 10**6)
+        batches: list[list[bytes]] = []
+        s = Sender(q, lambda payloads, token: batches.append(payloads),
+                   BatchConfig(min_items=3, flush_interval=3600), RetryConfig())
+        s.start()
+        for part in (b"a", b"b", b"c"):
+            q.put(part, 1)
+            await asyncio.sleep(0.01)
+        await _until(lambda: bool(batches), timeout=5)
+        await s.stop(1)
+        return batches
+
+    assert asyncio.run(main()) == [[b"a", b"b", b"c"]]
