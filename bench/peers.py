@@ -3,7 +3,8 @@
 Each instrumentor gets its own virtualenv under `.venv-peers/bench-<name>` (the peers pin conflicting
 versions: openai-v2 2.4b0 imports only with opentelemetry-util-genai 1.1b0 and openai < 3), including llmtap
 itself, on the same `openai>=2,<3`. Each runs `bench.instrumentation --json` from this checkout in
-`--processes` separate processes; the table shows, per scenario and content setting, the median over all
+`--processes` separate processes, taken in turns (one process per peer, then the next round, so a slow spell of
+the machine hits all of them); the table shows, per scenario and content setting, the median over all
 blocks of all processes of the extra CPU µs per call, and the spread of the per-process medians.
 
 Run: `.venv/bin/python -m bench.peers [--processes N] [--calls N] [--blocks N] [--only NAME ...]`.
@@ -73,11 +74,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(PEERS), help="instrumentors to measure")
     args = parser.parse_args()
     for sdk in args.sdk:
-        results = {}
-        for name in SDKS[sdk]:
-            if name in args.only:
-                print(f"measuring {name} on {sdk} ...", file=sys.stderr, flush=True)
-                results[name] = run(sdk, name, args.processes, args.calls, args.blocks)
+        names = [name for name in SDKS[sdk] if name in args.only]
+        results: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {name: {} for name in names}
+        for process in range(args.processes):  # round robin: a slow spell of the machine hits every peer
+            for name in names:
+                print(f"measuring {name} on {sdk}, process {process + 1}/{args.processes} ...", file=sys.stderr,
+                      flush=True)
+                for key, rows in run(sdk, name, 1, args.calls, args.blocks).items():
+                    results[name].setdefault(key, []).extend(rows)
         table(sdk, results)
     print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
 
