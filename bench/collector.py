@@ -5,6 +5,7 @@ span): a fresh collector subprocess on the default pipeline and a chDB store (an
 the same with no processors: the processors' share of the end-to-end time), 4 concurrent senders of
 512-span requests with ~30 GenAI attributes per span. Reported: spans/s acknowledged, spans/s persisted
 (rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans.
+The `store` row is the ceiling: the clickhouse exporter alone inserting the same requests in-process.
 
 The floor is what a straightforward Python exporter does with the same requests in one loop: parse
 the protobuf, build one Python row per span, insert the rows into otel_traces through clickhouse-connect
@@ -86,6 +87,34 @@ def python_floor(payloads: list[bytes]) -> float:
     return total / elapsed
 
 
+def store_ceiling(payloads: list[bytes]) -> float:
+    """Spans/s of the embedded store alone: the clickhouse exporter's `export()` of the same requests in this
+    process, in batches of the default's size (max 100k items: 195 requests), with nothing else running. The
+    most the collector could persist if receiving, processing and queueing cost nothing."""
+    import asyncio
+
+    from llmtap.collector.component import Host
+    from llmtap.collector.signals import Signal
+    from llmtap.collector.telemetry import SelfTelemetry
+    from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig
+
+    per_batch = 100_000 // SPANS_PER_REQUEST
+    with tempfile.TemporaryDirectory() as tmp:
+        exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{tmp}/ceiling",
+                                                                             read_endpoint=None))
+        asyncio.run(exporter.start(Host(Path(tmp), SelfTelemetry())))
+        started = time.perf_counter()
+        for i in range(0, len(payloads), per_batch):
+            exporter.export(Signal.TRACES, payloads[i:i + per_batch], f"ceiling-{i}")
+        elapsed = time.perf_counter() - started
+        client = exporter._clients.get()
+        stored = int(client.command("SELECT count() FROM otel_traces"))
+        exporter._clients.put(client)
+        asyncio.run(exporter.shutdown())
+    assert stored == len(payloads) * SPANS_PER_REQUEST
+    return stored / elapsed
+
+
 def default_config(tmp_path: Path, ports: dict[str, int], processors: bool = True) -> str:
     """The default pipeline and exporter settings on the given ports and paths."""
     text = clickhouse_config(tmp_path, ports, batch=None, processors=processors)
@@ -160,7 +189,7 @@ def run_collector(payloads: list[bytes], transport: str, processors: bool = True
         client = read_client(proc)
         wait_for(lambda: client.command("SELECT count() FROM otel_traces") >= total, timeout=600, interval=0.05)
         persisted = time.perf_counter() - started
-        stored = client.command("SELECT count() FROM otel_traces")
+        stored = int(client.command("SELECT count() FROM otel_traces"))
         cpu = sum(ps.cpu_times()[:2]) - cpu_before
         peak_rss = _peak_rss(proc.proc.pid)
         stop_process(proc)
@@ -192,6 +221,9 @@ def main() -> None:
         payloads = [genai_spans(SPANS_PER_REQUEST, content_bytes=content, seed=i).SerializeToString()
                     for i in range(args.requests)]
         floor = python_floor(payloads)
+        ceiling = store_ceiling(payloads)
+        print(f"{label:<13} {'store':<9} {'':>9} {ceiling:>12,.0f} {'':>8} {'':>10} {'':>11} {floor:>9,.0f} "
+              f"{ceiling / floor:>7.1f}x   (the store alone: its own ingest, nothing else running)", flush=True)
         runs = [("http", True), ("grpc", True)] + ([("http", False)] if content else [])
         for transport, processors in runs:
             r = run_collector(payloads, transport, processors)

@@ -22,9 +22,10 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import openai
@@ -59,6 +60,8 @@ class Row:
     plain_cpu: float
     cpu_delta: list[float]
     wall_delta: list[float]
+    restored: list[str] = field(default_factory=list)
+    """SDK methods the instrumentor's `uninstrument()` left wrapped; the bench put them back."""
 
 
 class Instrumented:
@@ -73,8 +76,26 @@ class Instrumented:
             raise SystemExit(f"no {name!r} instrumentor for {sdk}")
         module, cls = INSTRUMENTORS[(sdk, name)]
         self.instrumentor = getattr(importlib.import_module(module), cls)()
+        self.sdk = sdk
+        self.originals: dict[tuple[type, str], Any] | None = None
+        self.restored: set[str] = set()
+        """SDK methods the instrumentor's `uninstrument()` left wrapped (put back by `off()`)."""
+
+    def _sdk_methods(self) -> dict[tuple[type, str], Any]:
+        """Every attribute of every class the SDK's loaded modules define."""
+        found: dict[tuple[type, str], Any] = {}
+        for module_name, module in list(sys.modules.items()):
+            if module is None or not (module_name == self.sdk or module_name.startswith(f"{self.sdk}.")):
+                continue
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == module_name:
+                    for attr, member in list(vars(value).items()):
+                        found[(value, attr)] = member
+        return found
 
     def on(self, content: bool) -> None:
+        if self.originals is None:  # after the warm-up calls: every module the scenarios use is loaded
+            self.originals = self._sdk_methods()
         if self.name == "llmtap":
             self.instrumentor.instrument(**self.providers, capture_content="SPAN_ONLY" if content else "NO_CONTENT")
             return
@@ -83,7 +104,24 @@ class Instrumented:
         self.instrumentor.instrument(**self.providers)
 
     def off(self) -> None:
+        """Uninstrument, then put back whatever that left wrapped, so that plain blocks are plain (and the next
+        `instrument()` does not wrap a wrapper)."""
         self.instrumentor.uninstrument()
+        assert self.originals is not None
+        owners = {owner for owner, _ in self.originals}
+        for (owner, attr), member in self._sdk_methods().items():
+            if owner not in owners:  # a module first loaded since: nothing to compare with
+                continue
+            original = self.originals.get((owner, attr), _ABSENT)
+            if original is not member:
+                if original is _ABSENT:
+                    delattr(owner, attr)
+                else:
+                    setattr(owner, attr, original)
+                self.restored.add(f"{owner.__qualname__}.{attr}")
+
+
+_ABSENT = object()
 
 
 def openai_scenarios(url: str, loop: asyncio.AbstractEventLoop, calls: int) -> list[Scenario]:
@@ -178,7 +216,8 @@ def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callab
                     plain_cpu.append(p_cpu)
                     cpu_delta.append(i_cpu - p_cpu)
                     wall_delta.append(i_wall - p_wall)
-                report(Row(name, "on" if content else "off", statistics.median(plain_cpu), cpu_delta, wall_delta))
+                report(Row(name, "on" if content else "off", statistics.median(plain_cpu), cpu_delta, wall_delta,
+                           sorted(instrumented.restored)))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         server_process.terminate()

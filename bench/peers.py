@@ -101,6 +101,11 @@ def table(sdk: str, results: dict[str, dict[tuple[str, str], list[dict[str, Any]
             cells.append(f"{statistics.median(deltas):>+8.0f} ({min(per_process):+.0f}..{max(per_process):+.0f})"
                          if deltas else "-")
         print(f"{key[0]:<18} {key[1]:<7} {plain:>10.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    for name in names:
+        restored = sorted({m for rows in results[name].values() for r in rows for m in r.get("restored", [])})
+        if restored:
+            print(f"  {name}: uninstrument() left {', '.join(restored)} wrapped; the bench put them back between "
+                  "blocks, so its plain blocks are plain")
 
 
 if __name__ == "__main__":
