@@ -110,18 +110,12 @@ class Instrumented:
         assert self.originals is not None
         owners = {owner for owner, _ in self.originals}
         for (owner, attr), member in self._sdk_methods().items():
-            if owner not in owners:  # a module first loaded since: nothing to compare with
-                continue
-            original = self.originals.get((owner, attr), _ABSENT)
-            if original is not member:
-                if original is _ABSENT:
-                    delattr(owner, attr)
-                else:
-                    setattr(owner, attr, original)
+            original = self.originals.get((owner, attr))
+            # only a wrapper left in an original's place (an SDK's own lazily set attributes stay as they are)
+            if owner in owners and original is not None and original is not member \
+                    and getattr(member, "__wrapped__", None) is not None:
+                setattr(owner, attr, original)
                 self.restored.add(f"{owner.__qualname__}.{attr}")
-
-
-_ABSENT = object()
 
 
 def openai_scenarios(url: str, loop: asyncio.AbstractEventLoop, calls: int) -> list[Scenario]:
