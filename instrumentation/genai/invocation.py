@@ -105,7 +105,7 @@ class Invocation:
             return
         try:
             error_type = errors.classify(exc)
-            self.attributes[error_attributes.ERROR_TYPE] = self.learned[error_attributes.ERROR_TYPE] = error_type
+            self.set(error_attributes.ERROR_TYPE, error_type)
             self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
         except Exception as err:
             report("fail", err)
@@ -121,10 +121,8 @@ class Invocation:
             end_ns = time.perf_counter_ns()
             attrs = self.attributes
             t = self.telemetry
-            if self.first_chunk_ns:
-                ttfc = (self.first_chunk_ns - self.start_ns) / 1e9
-                attrs[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.learned[
-                    gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+            ttfc = (self.first_chunk_ns - self.start_ns) / 1e9 if self.first_chunk_ns else None
+            self.set(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
             capture = t.capture
             if self.content and capture.on_span:
                 self.learned.update(self.content)
@@ -133,8 +131,8 @@ class Invocation:
             if error_attributes.ERROR_TYPE in attrs:
                 metric_attrs[error_attributes.ERROR_TYPE] = attrs[error_attributes.ERROR_TYPE]
             t.duration.record((end_ns - self.start_ns) / 1e9, metric_attrs)
-            if self.first_chunk_ns:
-                t.time_to_first_chunk.record((self.first_chunk_ns - self.start_ns) / 1e9, metric_attrs)
+            if ttfc is not None:
+                t.time_to_first_chunk.record(ttfc, metric_attrs)
             for key, token_type in ((gen_ai.GEN_AI_USAGE_INPUT_TOKENS, "input"),
                                     (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, "output")):
                 count = attrs.get(key)
