@@ -78,6 +78,7 @@ class Instrumented:
         self.instrumentor = getattr(importlib.import_module(module), cls)()
         self.sdk = sdk
         self.originals: dict[tuple[type, str], Any] | None = None
+        self.owners: set[type] = set()
         self.restored: set[str] = set()
         """SDK methods the instrumentor's `uninstrument()` left wrapped (put back by `off()`)."""
 
@@ -96,6 +97,7 @@ class Instrumented:
     def on(self, content: bool) -> None:
         if self.originals is None:  # after the warm-up calls: every module the scenarios use is loaded
             self.originals = self._sdk_methods()
+            self.owners = {owner for owner, _ in self.originals}
         if self.name == "llmtap":
             self.instrumentor.instrument(**self.providers, capture_content="SPAN_ONLY" if content else "NO_CONTENT")
             return
@@ -108,11 +110,10 @@ class Instrumented:
         `instrument()` does not wrap a wrapper)."""
         self.instrumentor.uninstrument()
         assert self.originals is not None
-        owners = {owner for owner, _ in self.originals}
         for (owner, attr), member in self._sdk_methods().items():
             original = self.originals.get((owner, attr))
             # only a wrapper left in an original's place (an SDK's own lazily set attributes stay as they are)
-            if owner in owners and original is not None and original is not member \
+            if owner in self.owners and original is not None and original is not member \
                     and getattr(member, "__wrapped__", None) is not None:
                 setattr(owner, attr, original)
                 self.restored.add(f"{owner.__qualname__}.{attr}")

@@ -51,18 +51,13 @@ def venv(name: str) -> Path:
     return python
 
 
-def run(sdk: str, name: str, processes: int, calls: int, blocks: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    python = venv(name)
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for _ in range(processes):
-        out = subprocess.run([str(python), "-m", "bench.instrumentation", "--json", "--sdk", sdk,
-                              "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks)],
-                             cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            row = json.loads(line)
-            rows.setdefault((row["scenario"], row["content"]), []).append(row)
-    return rows
+def run(sdk: str, name: str, calls: int, blocks: int) -> list[dict[str, Any]]:
+    """One process of `bench.instrumentation` for one instrumentor: its rows, one per scenario and content."""
+    out = subprocess.run([str(venv(name)), "-m", "bench.instrumentation", "--json", "--sdk", sdk,
+                          "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks)],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True,
+                         text=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
 
 
 def main() -> None:
@@ -80,8 +75,8 @@ def main() -> None:
             for name in names:
                 print(f"measuring {name} on {sdk}, process {process + 1}/{args.processes} ...", file=sys.stderr,
                       flush=True)
-                for key, rows in run(sdk, name, 1, args.calls, args.blocks).items():
-                    results[name].setdefault(key, []).extend(rows)
+                for row in run(sdk, name, args.calls, args.blocks):
+                    results[name].setdefault((row["scenario"], row["content"]), []).append(row)
         table(sdk, results)
     print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
 
