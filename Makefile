@@ -49,7 +49,6 @@ compat: $(COMPAT)/.installed
 	$(COMPAT)/bin/pytest tests/test_instrumentation_openai.py tests/test_instrumentation_anthropic.py tests/test_launcher.py
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.collector
 	$(BIN)/python -m bench.processors
 	$(BIN)/python -m bench.instrumentation

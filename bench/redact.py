@@ -6,7 +6,7 @@ measured in the same run on the same texts:
 - Presidio's pattern recognizers (email, phone, card, SSN, IP, IBAN, URL; no NLP model), spans replaced.
 
 The baselines' recall is the share of labelled items whose value is gone from their output.
-Run: `.venv/bin/python -m bench.redact` (Presidio comes with `pip install -e '.[bench]'`; skipped without it).
+Run: `.venv/bin/python -m bench.redact` (Presidio comes with `pip install -e '.[presidio]'`; skipped without it).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     print(f"PII-free texts only: llmtap {ours_clean:.2f}, naive five-regex {base_clean:.2f} -> "
           f"{ours_clean / base_clean:.2f}x")
     if presidio is None:
-        print("presidio-analyzer is not installed: pip install -e '.[bench]'")
+        print("presidio-analyzer is not installed: pip install -e '.[presidio]'")
 
 
 if __name__ == "__main__":

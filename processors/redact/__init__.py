@@ -10,7 +10,8 @@ stored or exported, and flags every span and log record it found something in.
           - {type: EMPLOYEE_ID, regex: "EMP-\\\\d{6}"}
 
 Types: EMAIL, PHONE, US_SSN, CREDIT_CARD, IBAN, IP_ADDRESS, URL_CREDENTIALS, API_KEY, JWT, PRIVATE_KEY,
-SECRET, DATE_OF_BIRTH, and those of your own `patterns`.
+SECRET, DATE_OF_BIRTH, those of your own `patterns`, and with `ner: {model: en_core_web_lg}` (a spaCy
+model through Presidio, `llmtap[presidio]`) PERSON and LOCATION.
 """
 
 from __future__ import annotations

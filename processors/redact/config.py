@@ -43,6 +43,45 @@ class Pattern(Model):
         return value
 
 
+ENTITY_TYPES = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+"""The spaCy entity labels (OntoNotes: English models; WikiNER: `PER`, `LOC` in many others) that are names
+and places, and the type each becomes."""
+
+
+class NerConfig(Model):
+    """Names and places found by a named-entity model, through Presidio (`pip install 'llmtap[presidio]'`)."""
+
+    model: str
+    """A spaCy pipeline: an installed package (`en_core_web_lg`) or a directory (`/models/my_pipeline`)."""
+    language: str = "en"
+    entities: dict[str, str] = Field(default_factory=lambda: dict(ENTITY_TYPES))
+    """The model's entity labels to look for, and the type each is reported and replaced as."""
+    min_score: float = Field(default=0.5, ge=0, le=1)
+    """Presidio's confidence below which an entity is left alone."""
+
+    @field_validator("entities")
+    @classmethod
+    def _types_are_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, kind in value.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", kind):
+                raise ValueError(f"{label}: {kind!r} is not a type name (upper case, such as PERSON)")
+        return value
+
+    @model_validator(mode="after")
+    def _model_is_there(self) -> NerConfig:
+        """Fail at `llmtap validate`, not on the first request: the library and the model must be installed."""
+        import importlib.util
+        from pathlib import Path
+
+        for module in ("presidio_analyzer", "spacy"):
+            if importlib.util.find_spec(module) is None:
+                raise ValueError(f"needs {module}: pip install 'llmtap[presidio]'")
+        if not Path(self.model).is_dir() and importlib.util.find_spec(self.model) is None:
+            raise ValueError(f"model {self.model!r} is neither an installed spaCy pipeline nor a directory "
+                             f"(install one with `python -m spacy download {self.model}`)")
+        return self
+
+
 class RedactConfig(Model):
     attributes: list[str] = Field(default_factory=lambda: list(CONTENT_ATTRIBUTES))
     """Globs over attribute keys on spans, span events and log records whose values are scanned (JSON
@@ -61,6 +100,8 @@ class RedactConfig(Model):
     """Detectors of your own; they win over the built-in ones where both match."""
     disable: list[str] = Field(default_factory=list)
     """Built-in types not to look for."""
+    ner: NerConfig | None = None
+    """Names and places too, with a named-entity model (off by default: a model costs milliseconds per text)."""
 
     @model_validator(mode="after")
     def _hash_needs_key(self) -> RedactConfig:

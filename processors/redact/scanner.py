@@ -3,7 +3,9 @@
 Two stages. Hyperscan, compiled once with every detector, reads the whole text in one pass and reports
 where each detector's pattern can match; most content has no such place and costs only that pass. Python's
 `re` then runs the exact pattern (with its boundaries) of just those detectors, on just those places, and
-each match must pass the detector's check (Luhn, IBAN mod-97, ...) and miss the allow-list.
+each match must pass the detector's check (Luhn, IBAN mod-97, ...) and miss the allow-list. With `ner:`
+configured, a named-entity model adds names and places (`entities.py`); where it and a pattern find the same
+text, the pattern's type wins.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hyperscan
 
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.detectors import BUILT_IN, Detector
+
+if TYPE_CHECKING:
+    from llmtap.processors.redact.entities import EntityFinder
 
 Places = dict[int, list[tuple[int, int]] | None]
 """Per detector, the (start, end) spans where it may match; None: anywhere."""
@@ -51,6 +56,8 @@ _NORMALIZE: dict[str, Callable[[str], str]] = {
     "CREDIT_CARD": lambda v: re.sub(r"\D", "", v),
     "US_SSN": lambda v: re.sub(r"\D", "", v),
     "PHONE": lambda v: re.sub(r"[^\d+]", "", v),
+    "PERSON": lambda v: " ".join(v.casefold().split()),
+    "LOCATION": lambda v: " ".join(v.casefold().split()),
 }
 """One spelling per value before hashing, so `A@x.com` and `a@x.com` get one hash."""
 
@@ -60,7 +67,14 @@ class Scanner:
         custom = [Detector(p.type, p.regex, ignore_case=p.ignore_case) for p in config.patterns]
         self.detectors = [*custom, *(d for d in BUILT_IN if d.type not in config.disable)]
         self._exact = [re.compile(d.exact, re.ASCII | (re.IGNORECASE if d.ignore_case else 0)) for d in self.detectors]
-        self._actions = {d.type: config.actions.get(d.type, config.default_action) for d in self.detectors}
+        self.entities: EntityFinder | None = None
+        if config.ner is not None:
+            from llmtap.processors.redact.entities import EntityFinder
+
+            finder = EntityFinder(config.ner, config.disable)
+            self.entities = finder if finder.types else None
+        types = [*(d.type for d in self.detectors), *(self.entities.types if self.entities else ())]
+        self._actions = {t: config.actions.get(t, config.default_action) for t in types}
         self._key = config.hash_key.encode()
         self._allow = {v.lower() for v in config.allow}
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
@@ -142,6 +156,12 @@ class Scanner:
                 if start == end or (check is not None and not check(value)) or self._allowed(value):
                     continue
                 found.append((start, start - end, i, Finding(detector.type, start, end, value)))
+        if self.entities is not None:
+            after = len(self.detectors)  # a pattern finding wins a tie with an entity
+            for n, (kind, start, end) in enumerate(self.entities.find(text), after):
+                value = text[start:end]
+                if start < end and not self._allowed(value):
+                    found.append((start, start - end, n, Finding(kind, start, end, value)))
         if len(found) > 1:
             found.sort()
         findings: list[Finding] = []
