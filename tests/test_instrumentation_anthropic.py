@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -185,6 +186,35 @@ def test_raw_and_streaming_responses(sink: Sink, client: anthropic.Anthropic) ->
     assert spans["chat raw"]["gen_ai.usage.input_tokens"] == INPUT_TOKENS
     assert spans["chat raw-stream"]["gen_ai.response.finish_reasons"] == ("end_turn",)
     assert spans["chat streaming"]["gen_ai.response.id"] == "msg_test123"
+
+
+def test_async_raw_and_streaming_responses_and_one_never_parsed(sink: Sink, aclient: anthropic.AsyncAnthropic) -> None:
+    """The response objects the application parses itself: observed on their first `parse()` (a second one
+    changes nothing), and one dropped unparsed still ends its span, with no cycle keeping it alive."""
+    async def main() -> None:
+        raw = await aclient.messages.with_raw_response.create(model="araw", max_tokens=10, messages=MESSAGES)
+        assert raw.status_code == 200
+        for _ in range(2):  # 0.x returns a `LegacyAPIResponse`, which parses without awaiting
+            parsed = raw.parse()
+            assert (await parsed if inspect.isawaitable(parsed) else parsed).id == "msg_test123"
+        async with aclient.messages.with_streaming_response.create(model="astreaming", max_tokens=10,
+                                                                    messages=MESSAGES) as resp:
+            assert (await resp.parse()).usage.input_tokens == 20
+        async with aclient.messages.with_streaming_response.create(model="unparsed", max_tokens=10,
+                                                                    messages=MESSAGES) as dropped:
+            assert dropped.status_code == 200
+
+    gc.disable()  # freed by reference counting alone, as soon as the application lets go of it
+    try:
+        asyncio.run(main())
+        names = [s.name for s in sink.finished()]
+    finally:
+        gc.enable()
+    assert names == ["chat araw", "chat astreaming", "chat unparsed"]
+    spans = {s.name: attrs_of(s) for s in sink.finished()}
+    assert spans["chat araw"]["gen_ai.usage.input_tokens"] == INPUT_TOKENS
+    assert spans["chat astreaming"]["gen_ai.response.id"] == "msg_test123"
+    assert "gen_ai.response.id" not in spans["chat unparsed"]  # only the request is known
 
 
 def test_async_create_stream_and_helper(sink: Sink, aclient: anthropic.AsyncAnthropic) -> None:

@@ -1,5 +1,5 @@
 """`AnthropicInstrumentor`: wraps the Messages resources (stable and beta), the stream helpers' deferred
-request, and the stream/response hooks; `uninstrument()` restores the originals."""
+request, and the streams' `close()`; `uninstrument()` restores the originals."""
 
 from __future__ import annotations
 
@@ -67,8 +67,6 @@ class AnthropicInstrumentor(SDKInstrumentor):
         out: list[tuple[str, str, Wrapper]] = [
             ("anthropic._streaming", "Stream.close", inst.stream_close),
             ("anthropic._streaming", "AsyncStream.close", inst.async_stream_close),
-            ("anthropic._response", "APIResponse.parse", inst.response_parse),
-            ("anthropic._response", "AsyncAPIResponse.parse", inst.async_response_parse),
         ]
         for candidates in _MODULES:
             module = _defining(candidates)

@@ -8,6 +8,7 @@ untouched. Whatever fails inside llmtap is logged once and the SDK call goes on 
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -106,8 +107,6 @@ class Instrumentation:
     types: SDKTypes
     streams: weakref.WeakKeyDictionary[Any, tuple[Invocation, Accumulator]] = field(
         default_factory=weakref.WeakKeyDictionary)
-    raw: weakref.WeakKeyDictionary[Any, tuple[Invocation, Operation, bool]] = field(
-        default_factory=weakref.WeakKeyDictionary)
 
     # -- calls ---------------------------------------------------------------------------------------
 
@@ -195,7 +194,7 @@ class Instrumentation:
             if types.legacy_response is not None and isinstance(result, types.legacy_response):
                 self.result(inv, op, cast(Any, result).parse(), hide)
             elif types.api_responses and isinstance(result, types.api_responses):
-                self.raw[result] = (inv, op, hide)
+                _on_first_parse(result, lambda parsed: self.result(inv, op, parsed, hide))
                 streams.end_when_collected(result, inv, _no_finish)
             else:
                 op.record_response(inv, result)
@@ -247,30 +246,6 @@ class Instrumentation:
         except Exception as exc:
             report("stream close", exc)
 
-    def response_parse(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
-                       kwargs: dict[str, Any]) -> Any:
-        parsed = wrapped(*args, **kwargs)
-        self._parsed(instance, parsed)
-        return parsed
-
-    def async_response_parse(self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
-                             kwargs: dict[str, Any]) -> Awaitable[Any]:
-        async def parse() -> Any:
-            parsed = await wrapped(*args, **kwargs)
-            self._parsed(instance, parsed)
-            return parsed
-        return parse()
-
-    def _parsed(self, response: Any, parsed: Any) -> None:
-        try:
-            entry = self.raw.pop(response, None)
-        except Exception as exc:
-            report("response parse", exc)
-            return
-        if entry is not None:
-            inv, op, hide = entry
-            self.result(inv, op, parsed, hide)
-
 
 class _Awaitable:
     def __init__(self, make: Callable[[], Awaitable[Any]]):
@@ -278,6 +253,36 @@ class _Awaitable:
 
     def __await__(self) -> Any:
         return self.make().__await__()
+
+
+def _on_first_parse(response: Any, observe: Callable[[Any], None]) -> None:
+    """Hand what the application's first `response.parse()` returns to `observe`. The method is shadowed on
+    this one response object (a `.with_streaming_response` result), not on the class: the SDK parses every
+    ordinary call's response through the same method, and those pay nothing. The shadow holds the response
+    only weakly, so dropping the response still frees it (and ends its span) at once."""
+    method = type(response).parse
+    ref = weakref.ref(response)
+    pending = [observe]
+
+    def parsed(value: Any) -> None:
+        if pending:
+            try:
+                pending.pop()(value)
+            except Exception as exc:
+                report("response parse", exc)
+
+    if inspect.iscoroutinefunction(method):
+        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+            value = await method(ref(), *args, **kwargs)
+            parsed(value)
+            return value
+        response.parse = parse_async
+    else:
+        def parse(*args: Any, **kwargs: Any) -> Any:
+            value = method(ref(), *args, **kwargs)
+            parsed(value)
+            return value
+        response.parse = parse
 
 
 def _no_finish(inv: Invocation) -> None:

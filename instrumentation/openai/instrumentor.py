@@ -1,4 +1,4 @@
-"""`OpenAIInstrumentor`: wraps the SDK's resource methods and stream/response hooks; `uninstrument()`
+"""`OpenAIInstrumentor`: wraps the SDK's resource methods and streams' `close()`; `uninstrument()`
 restores the originals."""
 
 from __future__ import annotations
@@ -56,6 +56,4 @@ class OpenAIInstrumentor(SDKInstrumentor):
             (_EMBEDDINGS, "AsyncEmbeddings.create", async_(embeddings)),
             ("openai._streaming", "Stream.close", inst.stream_close),
             ("openai._streaming", "AsyncStream.close", inst.async_stream_close),
-            ("openai._response", "APIResponse.parse", inst.response_parse),
-            ("openai._response", "AsyncAPIResponse.parse", inst.async_response_parse),
         ]

@@ -3,12 +3,14 @@ routes under Azure's `/openai/deployments/{name}/...` paths."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 
 from tests.providers.common import WORDS, failing_by_model, sse
+
+CREATED = 1_767_225_600
+"""Every object's creation time: fixed, so that two runs of one request are equal to the byte."""
 
 USAGE = {"prompt_tokens": 31, "completion_tokens": 6, "total_tokens": 37,
          "prompt_tokens_details": {"cached_tokens": 12, "audio_tokens": 0},
@@ -51,12 +53,12 @@ async def chat(request: web.Request, body: dict[str, Any]) -> web.StreamResponse
                 message["tool_calls"] = [_tool_call()]
             choices.append({"index": i, "message": message, "logprobs": None,
                             "finish_reason": "tool_calls" if tools else "stop"})
-        return web.json_response({"id": cid, "object": "chat.completion", "created": int(time.time()),
+        return web.json_response({"id": cid, "object": "chat.completion", "created": CREATED,
                                   "model": served, "choices": choices, "usage": USAGE,
                                   "system_fingerprint": "fp_test", "service_tier": "default"})
 
     def chunk(choices: list[dict[str, Any]], usage: Any = None) -> tuple[None, dict[str, Any]]:
-        data = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": served,
+        data = {"id": cid, "object": "chat.completion.chunk", "created": CREATED, "model": served,
                 "system_fingerprint": "fp_test", "choices": choices}
         if usage is not None or (body.get("stream_options") or {}).get("include_usage"):
             data["usage"] = usage
@@ -91,7 +93,7 @@ def _response_object(model: str, status: str = "completed", tools: bool = False)
     else:
         output = [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                    "content": [{"type": "output_text", "text": "".join(WORDS), "annotations": []}]}]
-    return {"id": "resp_test123", "object": "response", "created_at": int(time.time()), "status": status,
+    return {"id": "resp_test123", "object": "response", "created_at": CREATED, "status": status,
             "model": f"{model}-2025-01-01", "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
             "tools": [], "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
             "temperature": 1.0, "top_p": 1.0, "text": {"format": {"type": "text"}},
