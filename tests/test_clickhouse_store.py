@@ -71,7 +71,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
     assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
     latest = max(version for version, _, _ in schema.migrations(schema.SchemaOptions()))
-    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 3
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 4
     # The connector's series add up to the spans: requests, inclusive input tokens, cost.
     sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
     wait_for(lambda: client.command(sums + "'llmtap.requests'") == 50)  # flushed every second
@@ -200,6 +200,72 @@ def test_a_batch_splits_into_contiguous_nonempty_parts(payloads: list[bytes], pa
     assert split_batch(payloads, parts) == runs  # a retried batch splits the same way, so its tokens repeat
 
 
+VALUES = """
+import asyncio, json, sys
+from pathlib import Path
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from llmtap.collector.component import Host
+from llmtap.collector.signals import Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig, migrate
+
+data = Path(sys.argv[1])
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch", read_endpoint=None,
+                                                                     insert_parallelism=1))
+asyncio.run(exporter.start(Host(data, SelfTelemetry())))
+
+def request(name):
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name, span.start_time_unix_nano = b"\\1" * 16, b"\\2" * 8, name, 1
+    values = {"s": AnyValue(string_value="text"), "i": AnyValue(int_value=-7), "d": AnyValue(double_value=0.25),
+              "b": AnyValue(bool_value=True), "raw": AnyValue(bytes_value=b"\\0\\1"), "unset": AnyValue()}
+    values["list"] = AnyValue()
+    values["list"].array_value.values.extend([AnyValue(string_value='a"b'), AnyValue(int_value=1),
+                                              AnyValue(bool_value=False), AnyValue(double_value=1.5)])
+    values["map"] = AnyValue()
+    values["map"].kvlist_value.values.extend([KeyValue(key="k", value=AnyValue(string_value="v")),
+                                              KeyValue(key="n", value=AnyValue(int_value=2))])
+    values["empty"] = AnyValue()
+    values["empty"].array_value.SetInParent()
+    span.attributes.extend(KeyValue(key=k, value=v) for k, v in values.items())
+    span.events.add(name="e").attributes.extend(KeyValue(key=k, value=values[k]) for k in ("s", "map"))
+    return request.SerializeToString()
+
+exporter.export(Signal.TRACES, [request("first")], "t-1")
+client = exporter._clients.get()  # the exporter's one client, lent out between its inserts
+row = client.query("SELECT SpanAttributes, Events.Attributes FROM otel_traces").result_rows[0]
+# An older store: its traces view made by earlier SQL (marked here), version 4 not recorded yet.
+client.command("DROP VIEW otel_traces_mv")
+client.command("CREATE MATERIALIZED VIEW otel_traces_mv TO otel_traces AS SELECT 'old view' AS SpanName "
+               "FROM otlp_traces_in")
+client.command("ALTER TABLE llmtap_schema_migrations DELETE WHERE version = 4 SETTINGS mutations_sync = 1")
+applied = [migrate(client, exporter.options), migrate(client, exporter.options)]
+exporter._clients.put(client)
+exporter.export(Signal.TRACES, [request("second")], "t-2")
+client = exporter._clients.get()
+names = [r[0] for r in client.query("SELECT SpanName FROM otel_traces ORDER BY SpanName").result_rows]
+print(json.dumps([row[0], row[1], applied, names]))
+"""
+
+
+def test_attribute_values_read_as_the_go_exporter_writes_them_and_version_4_remakes_the_views(
+        tmp_path: Path) -> None:
+    """Each kind of OTLP value becomes the Go exporter's string (`pcommon.Value.AsString`): scalars as text,
+    bytes as base64, arrays and maps as JSON. A store made by older view SQL gets the current views from
+    migration 4, once."""
+    result = subprocess.run([sys.executable, "-c", VALUES, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    span_attributes, event_attributes, applied, names = json.loads(result.stdout.strip().splitlines()[-1])
+    assert span_attributes == {"s": "text", "i": "-7", "d": "0.25", "b": "true", "raw": "AAE=", "unset": "",
+                               "list": '["a\\"b",1,false,1.5]', "map": '{"k":"v","n":2}', "empty": "[]"}
+    assert event_attributes == [{"s": "text", "map": '{"k":"v","n":2}'}]
+    assert applied == [[4], []]
+    assert names == ["first", "second"]  # not "old view": the view was made again
+
+
 CLUSTER = """
 import asyncio, dataclasses, json, sys
 from pathlib import Path
@@ -248,7 +314,7 @@ def test_a_cluster_stores_rows_on_local_tables_through_distributed_ones(tmp_path
                             timeout=300, cwd=Path(__file__).parent.parent)
     assert result.returncode == 0, result.stderr[-3000:]
     applied, engines, counts = json.loads(result.stdout.strip().splitlines()[-1])
-    assert applied == [[1, 2, 3], []]
+    assert applied == [[1, 2, 3, 4], []]
     for table in schema.SHARDING:
         assert engines[table] == "Distributed", table
         assert engines[f"{table}{schema.LOCAL}"] in ("MergeTree", "AggregatingMergeTree"), table
