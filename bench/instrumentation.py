@@ -9,7 +9,8 @@ exporter, as a batch processor would hand them off.
 `openai-v2`, `genai-openai`, `traceloop`; Anthropic: `genai-anthropic`, `traceloop`), which must be importable:
 `bench/peers.py` runs this module in one virtualenv per peer and compares them.
 
-Run: `.venv/bin/python -m bench.instrumentation [--sdk S] [--calls N] [--blocks N] [--instrumentor NAME] [--json]`.
+Run: `.venv/bin/python -m bench.instrumentation [--sdk S] [--calls N] [--blocks N] [--instrumentor NAME] [--json]
+[--scenario NAME ...]`.
 """
 
 from __future__ import annotations
@@ -186,7 +187,8 @@ def _scenarios(chat: Callable[[], None], stream: Callable[[], None], achat: Call
             ("async stream 100", astream, max(calls // 4, 1))]
 
 
-def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callable[[Row], None]) -> None:
+def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callable[[Row], None],
+            only: list[str] | None = None) -> None:
     ctx = multiprocessing.get_context("spawn")
     ports: Any = ctx.Queue()
     server_process = ctx.Process(target=_serve, args=(ports,), daemon=True)
@@ -195,7 +197,8 @@ def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callab
     instrumented = Instrumented(sdk, instrumentor, TracerProvider(),
                                 MeterProvider(metric_readers=[InMemoryMetricReader()]))
     loop = asyncio.new_event_loop()
-    scenarios = (anthropic_scenarios if sdk == "anthropic" else openai_scenarios)(url, loop, calls)
+    scenarios = [s for s in (anthropic_scenarios if sdk == "anthropic" else openai_scenarios)(url, loop, calls)
+                 if not only or s[0] in only]
 
     try:
         for content in (False, True):
@@ -225,6 +228,7 @@ def main() -> None:
     parser.add_argument("--sdk", default="openai", choices=["openai", "anthropic"])
     parser.add_argument("--instrumentor", default="llmtap", choices=["llmtap", *CONTENT_ENV])
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario (for bench/peers.py)")
+    parser.add_argument("--scenario", action="append", default=[], help="only this scenario (repeatable)")
     args = parser.parse_args()
     if not args.json:
         print(f"{'scenario':<18} {'content':<8} {'plain CPU µs':>12} {'+CPU µs':>9} {'spread':>14} {'+wall µs':>9}")
@@ -237,7 +241,7 @@ def main() -> None:
               f"{min(row.cpu_delta):>+6.0f}..{max(row.cpu_delta):<+6.0f} {statistics.median(row.wall_delta):>+9.0f}",
               flush=True)
 
-    measure(args.sdk, args.instrumentor, args.calls, args.blocks, report)
+    measure(args.sdk, args.instrumentor, args.calls, args.blocks, report, args.scenario)
 
 
 def _serve(ports: Any) -> None:

@@ -7,7 +7,8 @@ itself, on the same `openai>=2,<3`. Each runs `bench.instrumentation --json` fro
 the machine hits all of them); the table shows, per scenario and content setting, the median over all
 blocks of all processes of the extra CPU µs per call, and the spread of the per-process medians.
 
-Run: `.venv/bin/python -m bench.peers [--processes N] [--calls N] [--blocks N] [--only NAME ...]`.
+Run: `.venv/bin/python -m bench.peers [--processes N] [--calls N] [--blocks N] [--only NAME ...]
+[--scenario 'async chat' ...]`.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def venv(name: str) -> Path:
     return python
 
 
-def run(sdk: str, name: str, calls: int, blocks: int) -> list[dict[str, Any]]:
+def run(sdk: str, name: str, calls: int, blocks: int, scenarios: list[str]) -> list[dict[str, Any]]:
     """One process of `bench.instrumentation` for one instrumentor: its rows, one per scenario and content."""
     out = subprocess.run([str(venv(name)), "-m", "bench.instrumentation", "--json", "--sdk", sdk,
-                          "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks)],
+                          "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks),
+                          *(a for scenario in scenarios for a in ("--scenario", scenario))],
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True,
                          text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=4)
     parser.add_argument("--sdk", nargs="*", default=list(SDKS), choices=list(SDKS))
     parser.add_argument("--only", nargs="*", default=list(PEERS), help="instrumentors to measure")
+    parser.add_argument("--scenario", action="append", default=[], help="only this scenario (repeatable)")
     args = parser.parse_args()
     for sdk in args.sdk:
         names = [name for name in SDKS[sdk] if name in args.only]
@@ -75,7 +78,7 @@ def main() -> None:
             for name in names:
                 print(f"measuring {name} on {sdk}, process {process + 1}/{args.processes} ...", file=sys.stderr,
                       flush=True)
-                for row in run(sdk, name, args.calls, args.blocks):
+                for row in run(sdk, name, args.calls, args.blocks, args.scenario):
                     results[name].setdefault((row["scenario"], row["content"]), []).append(row)
         table(sdk, results)
     print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
