@@ -644,7 +644,7 @@ def _distribute(o: SchemaOptions) -> list[str]:
     db, c = o.database, o.on_cluster
     views = _current_views(o, LOCAL)
     return [
-        *(f"DROP VIEW IF EXISTS `{db}`.{_view_name(v)}{c}" for v in views),
+        *_dropped(o, views),
         "RENAME TABLE " + ", ".join(f"`{db}`.{t} TO `{db}`.{t}{LOCAL}" for t in SHARDING) + c,
         *(f"CREATE TABLE IF NOT EXISTS `{db}`.{t}{c} AS `{db}`.{t}{LOCAL}\n"
           f"ENGINE = Distributed('{o.cluster}', '{db}', '{t}{LOCAL}', {key})" for t, key in SHARDING.items()),
@@ -657,13 +657,17 @@ def _remade_views(o: SchemaOptions) -> list[str]:
     expressions: `attr_map`). Like version 3, run it with the collectors stopped (a single collector's start
     does)."""
     views = _current_views(o, LOCAL if o.cluster else "")
-    return [*(f"DROP VIEW IF EXISTS `{o.database}`.{_view_name(v)}{o.on_cluster}" for v in views), *views]
+    return [*_dropped(o, views), *views]
 
 
-def _view_name(ddl: str) -> str:
-    match = re.search(r"VIEW IF NOT EXISTS `[^`]+`\.(\w+)", ddl)
-    assert match is not None, ddl
-    return match.group(1)
+def _dropped(o: SchemaOptions, views: list[str]) -> list[str]:
+    """`DROP VIEW` for each view that the `CREATE` statements in `views` make."""
+    dropped = []
+    for ddl in views:
+        name = re.search(r"VIEW IF NOT EXISTS `[^`]+`\.(\w+)", ddl)
+        assert name is not None, ddl
+        dropped.append(f"DROP VIEW IF EXISTS `{o.database}`.{name.group(1)}{o.on_cluster}")
+    return dropped
 
 
 def _current_views(o: SchemaOptions, local: str = "") -> list[str]:

@@ -50,14 +50,19 @@ def _reported(detector_id: int, start: int, end: int, flags: int, reports: objec
     reports.append((detector_id, start, end))  # type: ignore[attr-defined]
 
 
+def _words(value: str) -> str:
+    """A name or place as its case-folded words: `Maria  Garcia` and `maria garcia` are one person."""
+    return " ".join(value.casefold().split())
+
+
 _NORMALIZE: dict[str, Callable[[str], str]] = {
     "EMAIL": str.lower,
     "IBAN": lambda v: v.replace(" ", "").upper(),
     "CREDIT_CARD": lambda v: re.sub(r"\D", "", v),
     "US_SSN": lambda v: re.sub(r"\D", "", v),
     "PHONE": lambda v: re.sub(r"[^\d+]", "", v),
-    "PERSON": lambda v: " ".join(v.casefold().split()),
-    "LOCATION": lambda v: " ".join(v.casefold().split()),
+    "PERSON": _words,
+    "LOCATION": _words,
 }
 """One spelling per value before hashing, so `A@x.com` and `a@x.com` get one hash."""
 
