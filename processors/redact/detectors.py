@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -117,13 +118,14 @@ def ipv6(value: str) -> bool:
 _DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 _SSN_LIKE = re.compile(r"\d{3}([- ])\d{2}\1\d{4}")
 _PHONE_SEPARATORS = re.compile(r"[ .()\-]+")
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d")
 
 
 def phone(value: str) -> bool:
     """Told apart from the other digit runs of LLM traffic: 8 to 15 digits in international form
     (`+`/`00`), or 7 to 12 written in groups that dates, decimals, versions and card numbers do not have."""
-    core: str = re.split(r"\s*(?:x|ext\.?|extension)\s*\d", value, maxsplit=1)[0].strip()
-    digits = sum(ch.isdigit() for ch in core)
+    core: str = _EXTENSION.split(value, maxsplit=1)[0].strip()
+    digits = sum(map(str.isdigit, core))
     if core.startswith("+") or (core.startswith("00") and core[2:3] not in ("", "0")):
         return 8 <= digits <= 15
     if not 7 <= digits <= 12 or _DATE_LIKE.fullmatch(core) or _SSN_LIKE.fullmatch(core):
@@ -147,14 +149,12 @@ def secret(value: str) -> bool:
     a number or a setting (`max_tokens: 4096`, `auth: required`)."""
     if len(value) < 8 or value.lower() in ("true", "false", "null", "none", "required", "optional"):
         return False
-    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
-                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
+    classes = sum((any(map(str.islower, value)), any(map(str.isupper, value)), any(map(str.isdigit, value)),
+                   not value.isalnum()))
     if classes < 2 or (value.isdigit()):
         return False
-    counts: dict[str, int] = {}
-    for c in value:
-        counts[c] = counts.get(c, 0) + 1
-    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    size = len(value)
+    entropy = -sum(n / size * math.log2(n / size) for n in Counter(value).values())
     return entropy >= 3.0
 
 
