@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test debian-packages lint typecheck unit compat bench peers fixtures dashboards clean
+.PHONY: serve test debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ dashboards: $(STAMP)
 # llmtap's instrumentation overhead next to its peers' (openai-v2, genai-openai, Traceloop), one virtualenv each.
 peers: $(STAMP)
 	$(BIN)/python -m bench.peers
+
+# The same, as instructions per call counted by Valgrind's callgrind: unaffected by the machine's load.
+peers-instructions: $(STAMP)
+	command -v valgrind >/dev/null || $(SUDO) apt-get install -y --no-install-recommends valgrind
+	$(BIN)/python -m bench.peers --instructions --processes 1 --calls 12 --blocks 3
 
 # Re-capture what other instrumentations emit (tests/fixtures/normalize), one virtualenv per library.
 # Not part of `make test`: the fixtures are committed.

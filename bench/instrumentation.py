@@ -5,6 +5,12 @@ the local provider server from the tests; CPU µs per call come from process tim
 time is noisy), wall µs are shown too. Spans, metrics and logs go to in-memory SDK providers with no
 exporter, as a batch processor would hand them off.
 
+Run under Valgrind's callgrind (`bench/peers.py --instructions` does it), the bench also reports the
+instructions each block executed: a count that does not change with the machine's load, so it tells
+instrumentors apart where CPU time is within the noise. Callgrind dumps its counts whenever the program
+calls `getloadavg()`, which the bench does at the start and end of every block; the block's count is read
+from the newest dump file right after.
+
 `--sdk` picks the OpenAI (default) or Anthropic SDK; `--instrumentor` llmtap (default) or a peer (OpenAI:
 `openai-v2`, `genai-openai`, `traceloop`; Anthropic: `genai-anthropic`, `traceloop`), which must be importable:
 `bench/peers.py` runs this module in one virtualenv per peer and compares them.
@@ -27,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -62,6 +69,10 @@ class Row:
     cpu_delta: list[float]
     wall_delta: list[float]
     restored: list[str] = field(default_factory=list)
+    plain_instructions: float | None = None
+    """Instructions per plain call, under callgrind (else None)."""
+    instruction_delta: list[float] = field(default_factory=list)
+    """Extra instructions per instrumented call, per block pair, under callgrind."""
     """SDK methods the instrumentor's `uninstrument()` left wrapped; the bench put them back."""
 
 
@@ -205,17 +216,21 @@ def measure(sdk: str, instrumentor: str, calls: int, blocks: int, report: Callab
             for name, fn, n in scenarios:
                 for _ in range(20):
                     fn()
-                cpu_delta, wall_delta, plain_cpu = [], [], []
+                cpu_delta, wall_delta, plain_cpu, plain_ir, ir_delta = [], [], [], [], []
                 for _ in range(blocks):
-                    p_cpu, p_wall = _block(fn, n)
+                    p_cpu, p_wall, p_ir = _block(fn, n)
                     instrumented.on(content)
-                    i_cpu, i_wall = _block(fn, n)
+                    i_cpu, i_wall, i_ir = _block(fn, n)
                     instrumented.off()
                     plain_cpu.append(p_cpu)
                     cpu_delta.append(i_cpu - p_cpu)
                     wall_delta.append(i_wall - p_wall)
+                    if p_ir is not None and i_ir is not None:
+                        plain_ir.append(p_ir)
+                        ir_delta.append(i_ir - p_ir)
                 report(Row(name, "on" if content else "off", statistics.median(plain_cpu), cpu_delta, wall_delta,
-                           sorted(instrumented.restored)))
+                           sorted(instrumented.restored), statistics.median(plain_ir) if plain_ir else None,
+                           ir_delta))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         server_process.terminate()
@@ -251,13 +266,37 @@ def _serve(ports: Any) -> None:
         time.sleep(3600)
 
 
-def _block(fn: Callable[[], None], calls: int) -> tuple[float, float]:
+CALLGRIND_OUT = "LLMTAP_BENCH_CALLGRIND_OUT"
+"""Set by `bench/peers.py --instructions` to callgrind's `--callgrind-out-file`: the bench reads its dumps."""
+
+
+def _block(fn: Callable[[], None], calls: int) -> tuple[float, float, float | None]:
+    """CPU and wall µs per call, and instructions per call under callgrind (else None)."""
     gc.collect()  # each block starts from the same heap: a full collection lands in neither by chance
     gc.freeze()
+    counted = os.environ.get(CALLGRIND_OUT)
+    if counted:
+        os.getloadavg()  # callgrind dumps what ran before the block
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(calls):
         fn()
-    return (time.process_time() - cpu) / calls * 1e6, (time.perf_counter() - wall) / calls * 1e6
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    instructions = None
+    if counted:
+        os.getloadavg()  # ... and the block
+        instructions = _instructions(counted) / calls
+    return cpu / calls * 1e6, wall / calls * 1e6, instructions
+
+
+def _instructions(out_file: str) -> int:
+    """The instruction count of callgrind's newest dump (`<out_file>.<n>`, n counting up from 1)."""
+    base = Path(out_file)
+    dumps = [p for p in base.parent.glob(f"{base.name}.*") if p.suffix[1:].isdigit()]
+    newest = max(dumps, key=lambda p: int(p.suffix[1:]))
+    for line in newest.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {newest}")
 
 
 if __name__ == "__main__":

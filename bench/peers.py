@@ -7,8 +7,12 @@ itself, on the same `openai>=2,<3`. Each runs `bench.instrumentation --json` fro
 the machine hits all of them); the table shows, per scenario and content setting, the median over all
 blocks of all processes of the extra CPU µs per call, and the spread of the per-process medians.
 
+`--instructions` runs each process under Valgrind's callgrind instead (about 50 times slower: use few calls)
+and shows the extra instructions per call: this machine's CPU time varies by more between runs than some
+instrumentors differ (async calls), an instruction count does not.
+
 Run: `.venv/bin/python -m bench.peers [--processes N] [--calls N] [--blocks N] [--only NAME ...]
-[--scenario 'async chat' ...]`.
+[--scenario 'async chat' ...] [--instructions]`.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench.instrumentation import CALLGRIND_OUT
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venv-peers"
@@ -52,13 +60,21 @@ def venv(name: str) -> Path:
     return python
 
 
-def run(sdk: str, name: str, calls: int, blocks: int, scenarios: list[str]) -> list[dict[str, Any]]:
+def run(sdk: str, name: str, calls: int, blocks: int, scenarios: list[str],
+        instructions: bool = False) -> list[dict[str, Any]]:
     """One process of `bench.instrumentation` for one instrumentor: its rows, one per scenario and content."""
-    out = subprocess.run([str(venv(name)), "-m", "bench.instrumentation", "--json", "--sdk", sdk,
-                          "--instrumentor", name, "--calls", str(calls), "--blocks", str(blocks),
-                          *(a for scenario in scenarios for a in ("--scenario", scenario))],
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True,
-                         text=True).stdout
+    command = [str(venv(name)), "-m", "bench.instrumentation", "--json", "--sdk", sdk, "--instrumentor", name,
+               "--calls", str(calls), "--blocks", str(blocks),
+               *(a for scenario in scenarios for a in ("--scenario", scenario))]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp:
+        if instructions:
+            out_file = f"{tmp}/callgrind.out"
+            # the same hash seed in every run: dict and set layouts, and so the instructions, repeat
+            env.update({CALLGRIND_OUT: out_file, "PYTHONHASHSEED": "0"})
+            command = ["valgrind", "--tool=callgrind", "--dump-before=getloadavg", f"--callgrind-out-file={out_file}",
+                       *command]
+        out = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
 
 
@@ -70,7 +86,10 @@ def main() -> None:
     parser.add_argument("--sdk", nargs="*", default=list(SDKS), choices=list(SDKS))
     parser.add_argument("--only", nargs="*", default=list(PEERS), help="instrumentors to measure")
     parser.add_argument("--scenario", action="append", default=[], help="only this scenario (repeatable)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     for sdk in args.sdk:
         names = [name for name in SDKS[sdk] if name in args.only]
         results: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {name: {} for name in names}
@@ -78,27 +97,34 @@ def main() -> None:
             for name in names:
                 print(f"measuring {name} on {sdk}, process {process + 1}/{args.processes} ...", file=sys.stderr,
                       flush=True)
-                for row in run(sdk, name, args.calls, args.blocks, args.scenario):
+                for row in run(sdk, name, args.calls, args.blocks, args.scenario, args.instructions):
                     results[name].setdefault((row["scenario"], row["content"]), []).append(row)
-        table(sdk, results)
-    print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
+        table(sdk, results, "instruction_delta" if args.instructions else "cpu_delta")
+    if args.instructions:
+        print("extra thousand instructions per call over the plain SDK (callgrind): median of all blocks (range of "
+              "the per-process medians)")
+    else:
+        print("extra CPU µs per call over the plain SDK: median of all blocks (range of the per-process medians)")
 
 
-def table(sdk: str, results: dict[str, dict[tuple[str, str], list[dict[str, Any]]]]) -> None:
+def table(sdk: str, results: dict[str, dict[tuple[str, str], list[dict[str, Any]]]], measure: str) -> None:
+    """`measure`: `cpu_delta` (µs) or `instruction_delta` (shown in thousands)."""
     names = list(results)
+    scale, plain_key, plain_label = ((1e-3, "plain_instructions", "SDK k instr.") if measure == "instruction_delta"
+                                     else (1.0, "plain_cpu", "SDK CPU µs"))
     print(f"\n{sdk}")
-    print(f"{'scenario':<18} {'content':<7} {'SDK CPU µs':>10} "
+    print(f"{'scenario':<18} {'content':<7} {plain_label:>12} "
           + " ".join(f"{n:>22}" for n in names))
     for key in next(iter(results.values())):
-        plain = statistics.median(float(r["plain_cpu"]) for r in results[names[0]][key])
+        plain = statistics.median(float(r[plain_key]) for r in results[names[0]][key]) * scale
         cells = []
         for name in names:
             runs = results[name].get(key, [])
-            deltas = [float(d) for r in runs for d in r["cpu_delta"]]
-            per_process = [statistics.median(r["cpu_delta"]) for r in runs]
+            deltas = [float(d) * scale for r in runs for d in r[measure]]
+            per_process = [statistics.median(r[measure]) * scale for r in runs if r[measure]]
             cells.append(f"{statistics.median(deltas):>+8.0f} ({min(per_process):+.0f}..{max(per_process):+.0f})"
                          if deltas else "-")
-        print(f"{key[0]:<18} {key[1]:<7} {plain:>10.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+        print(f"{key[0]:<18} {key[1]:<7} {plain:>12.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
     for name in names:
         restored = sorted({m for rows in results[name].values() for r in rows for m in r.get("restored", [])})
         if restored:
