@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 MILLION = Decimal(1_000_000)
 
@@ -27,9 +28,8 @@ def rate_at(rate: Rate, total_input: int) -> Decimal:
     return price
 
 
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one call, as the conventions count them (inclusive)."""
+class Usage(NamedTuple):
+    """Token counts of one call, as the conventions count them (inclusive). Tuples: one is made per span."""
 
     input: int = 0
     output: int = 0
@@ -38,8 +38,7 @@ class Usage:
     reasoning: int = 0
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     input: Decimal
     cache_read: Decimal
     cache_write: Decimal
