@@ -122,7 +122,8 @@ def table(sdk: str, results: dict[str, dict[tuple[str, str], list[dict[str, Any]
             runs = results[name].get(key, [])
             deltas = [float(d) * scale for r in runs for d in r[measure]]
             per_process = [statistics.median(r[measure]) * scale for r in runs if r[measure]]
-            cells.append(f"{statistics.median(deltas):>+8.0f} ({min(per_process):+.0f}..{max(per_process):+.0f})"
+            spread = f" ({min(per_process):+.0f}..{max(per_process):+.0f})" if len(per_process) > 1 else ""
+            cells.append(f"{statistics.median(deltas):>+8.0f}{spread}"
                          if deltas else "-")
         print(f"{key[0]:<18} {key[1]:<7} {plain:>12.0f} " + " ".join(f"{c:>22}" for c in cells), flush=True)
     for name in names:
