@@ -69,11 +69,11 @@ class Row:
     cpu_delta: list[float]
     wall_delta: list[float]
     restored: list[str] = field(default_factory=list)
+    """SDK methods the instrumentor's `uninstrument()` left wrapped; the bench put them back."""
     plain_instructions: float | None = None
     """Instructions per plain call, under callgrind (else None)."""
     instruction_delta: list[float] = field(default_factory=list)
     """Extra instructions per instrumented call, per block pair, under callgrind."""
-    """SDK methods the instrumentor's `uninstrument()` left wrapped; the bench put them back."""
 
 
 class Instrumented:
