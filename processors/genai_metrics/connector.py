@@ -64,13 +64,14 @@ _COPIED = frozenset({
     semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED,
 })
 """Attributes the `llmtap.llm_call` record takes from the span as they are."""
+_DECODED = _READ - {gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, session_attributes.SESSION_ID, semconv.LLMTAP_COST_USD,
+                    semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED}
+"""The attributes whose values the counts and the record's additions read; of the others (copied as they are)
+only their presence is noted."""
 _COST_PARTS = ((semconv.LLMTAP_COST_INPUT_USD, "input"), (semconv.LLMTAP_COST_OUTPUT_USD, "output"),
                (semconv.LLMTAP_COST_CACHE_READ_USD, "cache_read"),
                (semconv.LLMTAP_COST_CACHE_WRITE_USD, "cache_write"),
                (semconv.LLMTAP_COST_REASONING_USD, "reasoning"))
-_LABELS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
-           gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
-           semconv.LLMTAP_TENANT_ID)
 _STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
 
@@ -189,18 +190,18 @@ class GenAIMetricsConnector(Connector):
 
     # -- per span ---------------------------------------------------------------------------------
     def _labels(self, found: dict[str, Any], error_type: str) -> tuple[tuple[str, str], ...]:
-        values = {
-            gen_ai.GEN_AI_PROVIDER_NAME: as_text(found.get(gen_ai.GEN_AI_PROVIDER_NAME)),
-            gen_ai.GEN_AI_OPERATION_NAME: as_text(found.get(gen_ai.GEN_AI_OPERATION_NAME)),
-            gen_ai.GEN_AI_REQUEST_MODEL: as_text(found.get(gen_ai.GEN_AI_REQUEST_MODEL)),
-            gen_ai.GEN_AI_RESPONSE_MODEL: as_text(found.get(gen_ai.GEN_AI_RESPONSE_MODEL)),
-            error_attributes.ERROR_TYPE: error_type,
-            user_attributes.USER_ID: (self.users.label(as_text(found.get(user_attributes.USER_ID)))
-                                      if self.users else ""),
-            semconv.LLMTAP_TENANT_ID: (self.tenants.label(as_text(found.get(semconv.LLMTAP_TENANT_ID)))
-                                       if self.tenants else ""),
-        }
-        return tuple((k, values[k]) for k in _LABELS if values[k])
+        labels = (
+            (gen_ai.GEN_AI_PROVIDER_NAME, as_text(found.get(gen_ai.GEN_AI_PROVIDER_NAME))),
+            (gen_ai.GEN_AI_OPERATION_NAME, as_text(found.get(gen_ai.GEN_AI_OPERATION_NAME))),
+            (gen_ai.GEN_AI_REQUEST_MODEL, as_text(found.get(gen_ai.GEN_AI_REQUEST_MODEL))),
+            (gen_ai.GEN_AI_RESPONSE_MODEL, as_text(found.get(gen_ai.GEN_AI_RESPONSE_MODEL))),
+            (error_attributes.ERROR_TYPE, error_type),
+            (user_attributes.USER_ID, self.users.label(as_text(found.get(user_attributes.USER_ID)))
+             if self.users else ""),
+            (semconv.LLMTAP_TENANT_ID, self.tenants.label(as_text(found.get(semconv.LLMTAP_TENANT_ID)))
+             if self.tenants else ""),
+        )
+        return tuple(label for label in labels if label[1])
 
     def _count(self, series: _Series, found: dict[str, Any], usage: Usage | None, seconds: float) -> None:
         series.requests += 1
@@ -262,7 +263,7 @@ class GenAIMetricsConnector(Connector):
                     for kv in span.attributes:  # one pass: reading attributes is the cost here
                         key = kv.key
                         if key in _READ:
-                            found[key] = attributes.value_of(kv.value)
+                            found[key] = attributes.value_of(kv.value) if key in _DECODED else True
                             if key in _COPIED:
                                 copied.append(kv)
                     if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
