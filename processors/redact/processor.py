@@ -20,6 +20,7 @@ from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.scanner import Scanner
 
 _FLAGS = frozenset({semconv.LLMTAP_PII_DETECTED, semconv.LLMTAP_PII_TYPES})
+_OTHER, _CONTENT, _FLAG = 0, 1, 2
 
 
 class RedactProcessor(Processor):
@@ -27,7 +28,8 @@ class RedactProcessor(Processor):
         super().__init__(component_id)
         self.scanner = Scanner(config)
         self._content = re.compile("|".join(fnmatch.translate(g) for g in config.attributes) or "(?!)")
-        self._keys: dict[str, bool] = {}
+        self._keys: dict[str, int] = {}
+        """Per attribute key seen: _CONTENT, _FLAG or _OTHER."""
         self._telemetry: SelfTelemetry | None = None
         self.counts: Counter[str] = Counter()
         """Findings per type since start, as reported to self-telemetry."""
@@ -41,19 +43,19 @@ class RedactProcessor(Processor):
         if batch.signal is Signal.TRACES:
             for _, span in attributes.spans(batch.message):
                 types: set[str] = set()
-                changed |= self._attributes(span.attributes, types, found)
+                redacted, forged = self._attributes(span.attributes, types, found)
                 for event in span.events:
-                    changed |= self._attributes(event.attributes, types, found)
-                changed |= self._flag(span.attributes, types)
+                    changed |= self._attributes(event.attributes, types, found)[0]
+                changed |= redacted | self._flag(span.attributes, types, forged)
         elif isinstance(batch.message, ExportLogsServiceRequest):
             for rl in batch.message.resource_logs:
                 for sl in rl.scope_logs:
                     for record in sl.log_records:
                         types = set()
-                        changed |= self._attributes(record.attributes, types, found)
+                        redacted, forged = self._attributes(record.attributes, types, found)
                         if record.HasField("body"):
                             changed |= self._value(record.body, types, found)
-                        changed |= self._flag(record.attributes, types)
+                        changed |= redacted | self._flag(record.attributes, types, forged)
         if changed:
             batch.changed()
         if found:
@@ -63,18 +65,24 @@ class RedactProcessor(Processor):
                     self._telemetry.redacted.labels(self.id, kind).inc(n)
         return batch
 
-    def _is_content(self, key: str) -> bool:
-        known = self._keys.get(key)
-        if known is None:
-            known = self._keys[key] = self._content.match(key) is not None
-        return known
+    def _kind(self, key: str) -> int:
+        kind = self._keys.get(key)
+        if kind is None:
+            kind = self._keys[key] = (_FLAG if key in _FLAGS else
+                                      _CONTENT if self._content.match(key) is not None else _OTHER)
+        return kind
 
-    def _attributes(self, attrs: Any, types: set[str], found: Counter[str]) -> bool:
-        changed = False
+    def _attributes(self, attrs: Any, types: set[str], found: Counter[str]) -> tuple[bool, bool]:
+        """Redact the content attributes, in one pass over the keys: (whether any changed, whether a client
+        sent one of the flags)."""
+        changed = forged = False
         for kv in attrs:
-            if self._is_content(kv.key):
+            kind = self._kind(kv.key)
+            if kind == _CONTENT:
                 changed |= self._value(kv.value, types, found)
-        return changed
+            elif kind == _FLAG:
+                forged = True
+        return changed, forged
 
     def _value(self, value: AnyValue, types: set[str], found: Counter[str]) -> bool:
         """Redact every string in `value` (recursing into arrays and maps); whether any was changed."""
@@ -99,9 +107,8 @@ class RedactProcessor(Processor):
         return changed
 
     @staticmethod
-    def _flag(attrs: Any, types: set[str]) -> bool:
+    def _flag(attrs: Any, types: set[str], forged: bool) -> bool:
         """Set the server-side flags, after removing any a client sent; whether the attributes changed."""
-        forged = any(kv.key in _FLAGS for kv in attrs)
         if forged:
             attributes.remove(attrs, _FLAGS)
         if types:
