@@ -263,3 +263,18 @@ def test_cost_in_the_collector_pipeline(tmp_path: Path) -> None:
         [(_, span)] = list(attributes.spans(message))
         found = attributes.pick(span.attributes, {semconv.LLMTAP_COST_USD})
         assert found[semconv.LLMTAP_COST_USD] == pytest.approx(2000 * 1e-6 + 100 * 5e-6)
+
+
+def test_model_lookups_stay_bounded_and_right() -> None:
+    """Model names come from clients: remembering every one looked up must not grow without end, and pricing
+    after the cache was emptied must still be right."""
+    from llmtap.processors.cost.book import _MAX_MODELS, PriceBook
+
+    book = PriceBook(CostConfig())
+    when = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    known = book.find("openai", ["gpt-4o"], when)
+    assert known is not None
+    for n in range(_MAX_MODELS + 10):
+        assert book.find("openai", [f"my-finetune-{n}"], when) is None
+    assert len(book._models) <= _MAX_MODELS
+    assert book.find("openai", ["gpt-4o"], when) == known

@@ -162,6 +162,27 @@ def test_flags_cannot_be_forged_or_cleared() -> None:
     assert processor.counts == {"EMAIL": 1, "API_KEY": 1}
 
 
+def test_key_cache_stays_bounded_and_right() -> None:
+    """Keys with ids in them (`tool.<uuid>.result`) are each seen once: remembering every key's kind must not
+    grow without end, and classifying after the cache was emptied must still be right."""
+    processor = RedactProcessor("redact", RedactConfig())
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for i in range(3):
+        span = spans.add()
+        span.attributes.extend(kv(f"app.item.{i}.{n}", "reach me at ops@acme.io") for n in range(5000))
+        span.attributes.append(kv("gen_ai.system_instructions", "reach me at ops@acme.io"))
+        span.attributes.append(kv(semconv.LLMTAP_PII_DETECTED, False))
+    asyncio.run(processor.process(Batch(Signal.TRACES, request)))
+    assert len(processor._keys) <= 10_000
+    for span in spans:
+        values = attributes.pick(span.attributes, {"gen_ai.system_instructions", "app.item.0.0", "app.item.2.4999",
+                                                   semconv.LLMTAP_PII_DETECTED})
+        assert values["gen_ai.system_instructions"] == "reach me at <EMAIL>"
+        assert values[semconv.LLMTAP_PII_DETECTED] is True
+        assert "<EMAIL>" not in str(values.get("app.item.0.0", "")) + str(values.get("app.item.2.4999", ""))
+
+
 def test_redacted_before_it_leaves_the_collector(tmp_path: Path) -> None:
     """Spans from the OpenTelemetry SDK over OTLP/HTTP, log records with content in the body: what the
     exporter receives has the placeholders, the flags, and the counts are on the self-metrics endpoint."""

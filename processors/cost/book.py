@@ -35,6 +35,10 @@ _ALWAYS_ZERO = {"web_searches_kcount", "storage_searches_kcount", "code_executio
 cache writes): they add nothing to a call priced from its token counts, in `genai-prices` as here."""
 
 
+_MAX_MODELS = 10_000
+"""(provider, model) lookups remembered."""
+
+
 def _version() -> str:
     try:
         import genai_prices
@@ -83,6 +87,8 @@ class PriceBook:
             return None
         key = (provider_id, model)
         if key not in self._models:
+            if len(self._models) >= _MAX_MODELS:  # model names come from clients: keep the cache bounded
+                self._models.clear()
             from genai_prices import data_snapshot
 
             try:

@@ -21,6 +21,8 @@ from llmtap.processors.redact.scanner import Scanner
 
 _FLAGS = frozenset({semconv.LLMTAP_PII_DETECTED, semconv.LLMTAP_PII_TYPES})
 _OTHER, _CONTENT, _FLAG = 0, 1, 2
+_MAX_KEYS = 10_000
+"""Attribute keys whose kind is remembered."""
 
 
 class RedactProcessor(Processor):
@@ -68,6 +70,8 @@ class RedactProcessor(Processor):
     def _kind(self, key: str) -> int:
         kind = self._keys.get(key)
         if kind is None:
+            if len(self._keys) >= _MAX_KEYS:  # keys with ids in them must not grow it without end
+                self._keys.clear()
             kind = self._keys[key] = (_FLAG if key in _FLAGS else
                                       _CONTENT if self._content.match(key) is not None else _OTHER)
         return kind
