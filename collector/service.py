@@ -173,6 +173,7 @@ class Service:
         self.senders: list[Sender] = []
         self._started: list[Component] = []
         self._stop = asyncio.Event()
+        self._turn = asyncio.Lock()
 
     # -- assembly ---------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -217,13 +218,19 @@ class Service:
 
     # -- the hot path -----------------------------------------------------------------------------
     async def _consume(self, pipelines: list[_Pipeline], batch: Batch) -> None:
-        """A receiver's request: run every pipeline, then queue the results everywhere or nowhere."""
-        plan = _Plan()
-        await self._plan(pipelines, batch, plan)
-        full = [q.name for q, b in plan.targets if not q.has_room(len(b.data()))]
-        if full:
-            raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
-        plan.queue()
+        """A receiver's request: run every pipeline, then queue the results everywhere or nowhere.
+
+        Requests take turns, in arrival order, with a pass through the event loop before each: so at most one
+        request's processing runs per loop iteration, and the receivers read, answer and refuse requests (and
+        `/healthz` answers) between two, instead of after every request that became ready at once."""
+        async with self._turn:
+            await asyncio.sleep(0)
+            plan = _Plan()
+            await self._plan(pipelines, batch, plan)
+            full = [q.name for q, b in plan.targets if not q.has_room(len(b.data()))]
+            if full:
+                raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
+            plan.queue()
 
     async def _plan(self, pipelines: list[_Pipeline], batch: Batch, plan: _Plan) -> None:
         last = len(pipelines) - 1

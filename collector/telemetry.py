@@ -50,6 +50,13 @@ class SelfTelemetry:
         self.refused = Counter("llmtap_receiver_refused_items",
                                "Items a receiver answered with an error (backpressure, invalid, unauthorized)",
                                ["receiver", "transport", "signal", "reason"], registry=r)
+        self.busy = Counter("llmtap_receiver_busy_refusals",
+                            "Requests refused unread (so their items are not counted) because the receiver held "
+                            "max_inflight_bytes of requests", ["receiver", "transport", "signal"], registry=r)
+        self.inflight = Gauge("llmtap_receiver_inflight_bytes", "Bytes of requests a receiver is reading and "
+                              "processing", ["receiver"], registry=r)
+        self.inflight_limit = Gauge("llmtap_receiver_inflight_limit_bytes", "A receiver's max_inflight_bytes",
+                                    ["receiver"], registry=r)
         self.requests = Counter("llmtap_receiver_requests", "Export requests by outcome",
                                 ["receiver", "transport", "signal", "code"], registry=r)
         self.exported = Counter("llmtap_exporter_sent_items", "Items delivered by an exporter", ["queue"],
@@ -81,6 +88,10 @@ class SelfTelemetry:
         self._queues.append(queue)
         for counter in (self.exported, self.export_failures, self.dropped):
             counter.labels(queue.name)  # at 0 from the start: rate() sees the first failure
+
+    def add_admission(self, receiver: str, in_flight: Callable[[], float], limit: int) -> None:
+        self.inflight.labels(receiver).set_function(in_flight)
+        self.inflight_limit.labels(receiver).set(limit)
 
     def export_result(self, queue: str, items: int, seconds: float, outcome: str) -> None:
         self.export_latency.labels(queue).observe(seconds)

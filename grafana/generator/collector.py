@@ -37,6 +37,15 @@ def build() -> model.Dashboard:
              .with_panel(series("Refused items/s by reason", "short", promql(
                  f"sum by (reason) (rate(llmtap_receiver_refused_items_total{{{INSTANCE}}}[{RATE}]))",
                  "{{reason}}")))
+             .with_panel(series("Receiver in-flight budget", "percentunit", promql(
+                 f"llmtap_receiver_inflight_bytes{{{INSTANCE}}} / llmtap_receiver_inflight_limit_bytes{{{INSTANCE}}}",
+                 "{{receiver}}"), description="Bytes of requests being read and processed, of max_inflight_bytes: "
+                                             "at 100% new requests are refused unread (busy)."))
+             .with_panel(series("Requests refused busy/s", "reqps", promql(
+                 f"sum by (transport) (rate(llmtap_receiver_busy_refusals_total{{{INSTANCE}}}[{RATE}]))",
+                 "{{transport}}"), description="Refused before being read, so their items are not counted "
+                                               "among the refused items: the collector is at its processing "
+                                               "limit. Clients retry them later."))
              .with_panel(series("Spans sampled", "short", promql(
                  f"sum by (decision) (rate(llmtap_processor_sampled_spans_total{{{INSTANCE}}}[{RATE}]))",
                  "{{decision}}")))

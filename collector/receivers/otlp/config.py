@@ -39,3 +39,8 @@ class Protocols(Model):
 
 class OTLPReceiverConfig(Model):
     protocols: Protocols = Protocols(grpc=GRPCConfig(), http=HTTPConfig())
+    max_inflight_bytes: ByteSize = 32 * 2**20
+    """Bytes of requests (decompressed) being read and processed at once, both transports together; a
+    request beyond it is refused at once with 429 / RESOURCE_EXHAUSTED and a retry delay. Bounds memory and
+    how long an acknowledgement can take under overload (about this over the processing rate: 32 MiB is about
+    3 s with content and every processor on, well inside the SDKs' 10 s export timeout)."""

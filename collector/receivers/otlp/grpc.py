@@ -1,8 +1,10 @@
 """OTLP/gRPC: the trace, metrics and logs `Export` services.
 
-Backpressure is `RESOURCE_EXHAUSTED` (queue full) or `UNAVAILABLE` (shutting down), each with a
-`google.rpc.RetryInfo` so clients know when to come back; a bad bearer token is `UNAUTHENTICATED`.
-Messages over `max_recv_msg_size` are refused by gRPC itself with `RESOURCE_EXHAUSTED`.
+Backpressure is `RESOURCE_EXHAUSTED` (busy or queue full) or `UNAVAILABLE` (shutting down), each with a
+`google.rpc.RetryInfo` so clients know when to come back; a bad bearer token is `UNAUTHENTICATED`, a
+request that does not decode `INVALID_ARGUMENT`. Messages over `max_recv_msg_size` are refused by gRPC
+itself with `RESOURCE_EXHAUSTED`. Requests arrive as bytes and are parsed here: their size counts against
+the receiver's in-flight budget, and unchanged requests are queued as received, without re-serialising.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from llmtap.collector.component import BackpressureError
 from llmtap.collector.receivers.otlp.config import GRPCConfig
@@ -27,13 +30,13 @@ from llmtap.collector.signals import Batch, Signal
 log = logging.getLogger("llmtap.receiver.otlp.grpc")
 
 
-class _Service:
-    def __init__(self, server: GRPCServer, signal: Signal):
-        self.server = server
-        self.signal = signal
+_SERVICES = {Signal.TRACES: trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"],
+             Signal.METRICS: metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"],
+             Signal.LOGS: logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"]}
 
-    async def Export(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self.server.export(self.signal, request, context)
+
+def _serialize(response: Any) -> bytes:
+    return response.SerializeToString()  # type: ignore[no-any-return]
 
 
 class GRPCServer:
@@ -45,9 +48,11 @@ class GRPCServer:
     async def start(self) -> None:
         size = self.config.max_recv_msg_size
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", size), ("grpc.so_reuseport", 0)])
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Service(self, Signal.TRACES), server)  # type: ignore[no-untyped-call]
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Service(self, Signal.METRICS), server)  # type: ignore[no-untyped-call]
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Service(self, Signal.LOGS), server)  # type: ignore[no-untyped-call]
+        for signal, service in _SERVICES.items():
+            # No request deserializer: the handler gets the wire bytes.
+            export = grpc.unary_unary_rpc_method_handler(self._handler(signal), response_serializer=_serialize)
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name,
+                                                                                  {"Export": export}),))
         if self.config.tls is not None:
             tls = self.config.tls
             with open(tls.key_file, "rb") as k, open(tls.cert_file, "rb") as c:
@@ -68,18 +73,35 @@ class GRPCServer:
             await self._server.stop(grace=2.0)
             self._server = None
 
-    async def export(self, signal: Signal, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    def _handler(self, signal: Signal):  # type: ignore[no-untyped-def]
+        async def export(data: bytes, context: grpc.aio.ServicerContext) -> Any:
+            return await self.export(signal, data, context)
+
+        return export
+
+    async def export(self, signal: Signal, data: bytes, context: grpc.aio.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         if not bearer_ok(self.config.auth, metadata.get("authorization")):
             self.receiver.count_request(signal, "grpc", "UNAUTHENTICATED")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
-        batch = Batch(signal, request)
+        held = 0
         try:
-            outcome = await self.receiver.handle(signal, batch, "grpc")
+            self.receiver.admit(signal, "grpc", 0, len(data))
+            held = len(data)
+            message = signal.request_type()
+            try:
+                message.ParseFromString(data)
+            except (DecodeError, RecursionError) as exc:
+                self.receiver.count_request(signal, "grpc", "INVALID_ARGUMENT")
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"not a valid OTLP protobuf {signal.value} request: {exc}")
+            outcome = await self.receiver.handle(signal, Batch(signal, message, data=data), "grpc")
         except BackpressureError as exc:
             code = code_pb2.UNAVAILABLE if exc.unavailable else code_pb2.RESOURCE_EXHAUSTED
             self.receiver.count_request(signal, "grpc", code_pb2.Code.Name(code))
             await context.abort_with_status(rpc_status.to_status(_status_with_retry(code, str(exc), exc.retry_after)))
+        finally:
+            self.receiver.admission.release(held)
         self.receiver.count_request(signal, "grpc", "OK")
         return outcome.response
 

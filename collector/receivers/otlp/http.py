@@ -118,6 +118,7 @@ class HTTPServer:
     async def export(self, signal: Signal, request: web.Request) -> web.Response:
         content_type = request.content_type.lower()
         reply_json = content_type == JSON
+        held = 0  # bytes of the receiver's in-flight budget this request holds
         try:
             if not bearer_ok(self.config.auth, request.headers.get("Authorization")):
                 raise BodyError(401, "missing or invalid bearer token")
@@ -126,11 +127,16 @@ class HTTPServer:
             limit = self.config.max_request_body_size
             if request.content_length is not None and request.content_length > limit:
                 raise BodyError(413, f"body of {request.content_length} bytes exceeds {limit} bytes")
+            # Refused before the body is read when busy (aiohttp then discards the body unread).
+            self.receiver.admit(signal, "http", 0, request.content_length or 0)
+            held = request.content_length or 0
             try:
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise BodyError(413, f"body exceeds {limit} bytes") from None
             body = decompress(body, request.headers.get("Content-Encoding", ""), limit)
+            self.receiver.admit(signal, "http", held, len(body))
+            held = len(body)
             batch = self._parse(signal, body, reply_json)
             outcome = await self.receiver.handle(signal, batch, "http")
         except BodyError as exc:
@@ -142,6 +148,8 @@ class HTTPServer:
             self.receiver.count_request(signal, "http", str(status))
             retry_after = str(max(1, math.ceil(exc.retry_after)))
             return self._status(status, str(exc), reply_json, {"Retry-After": retry_after})
+        finally:
+            self.receiver.admission.release(held)
         self.receiver.count_request(signal, "http", "200")
         if reply_json:
             return web.Response(body=json.dumps(to_json(outcome.response)).encode(), content_type=JSON)

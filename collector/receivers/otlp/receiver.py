@@ -8,6 +8,7 @@ import ssl
 from dataclasses import dataclass
 
 from llmtap.collector.component import BackpressureError, Factory, Host, Receiver
+from llmtap.collector.receivers.otlp.admission import Admission
 from llmtap.collector.receivers.otlp.config import AuthConfig, OTLPReceiverConfig, TLSServerConfig
 from llmtap.collector.signals import Batch, Response, Signal, drop_invalid
 from llmtap.collector.telemetry import SelfTelemetry
@@ -32,12 +33,14 @@ class OTLPReceiver(Receiver):
         self.telemetry: SelfTelemetry | None = None
         self._servers: list[object] = []
         self.accepting = False
+        self.admission = Admission(config.max_inflight_bytes)
 
     async def start(self, host: Host) -> None:
         from llmtap.collector.receivers.otlp.grpc import GRPCServer
         from llmtap.collector.receivers.otlp.http import HTTPServer
 
         self.telemetry = host.telemetry
+        self.telemetry.add_admission(self.id, lambda: self.admission.in_flight, self.admission.limit)
         protocols = self.config.protocols
         if protocols.grpc is not None:
             grpc_server = GRPCServer(self, protocols.grpc)
@@ -60,6 +63,7 @@ class OTLPReceiver(Receiver):
                 self.telemetry.accepted.labels(self.id, transport, signal.value)
                 for reason in REFUSAL_REASONS:
                     self.telemetry.refused.labels(self.id, transport, signal.value, reason)
+                self.telemetry.busy.labels(self.id, transport, signal.value)
 
     async def stop_accepting(self) -> None:
         """First step of shutdown: new requests get 503 / UNAVAILABLE (retry elsewhere or later)."""
@@ -97,6 +101,16 @@ class OTLPReceiver(Receiver):
         if self.telemetry is not None:
             self.telemetry.accepted.labels(self.id, transport, signal.value).inc(batch.items)
         return Outcome(response, batch.items, rejection.count)
+
+    def admit(self, signal: Signal, transport: str, held: int, wanted: int) -> None:
+        """Take `wanted` bytes of the in-flight budget for a request holding `held`; raises BackpressureError
+        (and counts the refusal) when the receiver already holds its limit."""
+        if self.admission.resize(held, wanted):
+            return
+        if self.telemetry is not None:
+            self.telemetry.busy.labels(self.id, transport, signal.value).inc()
+        raise BackpressureError(f"the collector is busy: {self.admission.in_flight} bytes of requests in flight "
+                                f"(max_inflight_bytes {self.admission.limit})", retry_after=1.0)
 
     def count_refused(self, signal: Signal, transport: str, items: int, reason: str) -> None:
         if self.telemetry is not None and items:
