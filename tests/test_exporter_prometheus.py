@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from llmtap.collector.config import ConfigError
 from llmtap.collector.service import parse_config
-from llmtap.exporters.prometheus.translate import _le, label_name, metric_name
+from llmtap.exporters.prometheus.translate import Translator, Write, _le, label_name, metric_name
 from tests.conftest import free_port, run_service, wait_for
 from tests.otlp_data import genai_spans
 from tests.prometheus_server import Prometheus, start_prometheus
@@ -97,6 +100,56 @@ def test_a_new_delta_series_starts_with_a_zero_at_its_start_time() -> None:
     assert first.series[(("__name__", "llmtap_request_duration_seconds_bucket"), ("le", "+Inf"))][0] == (100_000, 0.0)
     second = translator.translate([request(115, 130, 2)])
     assert second.series[(("__name__", "llmtap_requests_total"),)] == [(130_000, 3.0)]
+
+
+def _per_user_calls(users: list[str], at_s: int) -> ExportMetricsServiceRequest:
+    """One delta counter point and one delta histogram point per user, ending at `at_s`."""
+    request = ExportMetricsServiceRequest()
+    metrics = request.resource_metrics.add().scope_metrics.add().metrics
+    counter = metrics.add(name="calls")
+    counter.sum.is_monotonic = True
+    counter.sum.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    hist = metrics.add(name="latency", unit="s")
+    hist.histogram.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    for user in users:
+        point = counter.sum.data_points.add(start_time_unix_nano=(at_s - 10) * 10**9, time_unix_nano=at_s * 10**9,
+                                            as_int=1)
+        point.attributes.add(key="user", value=AnyValue(string_value=user))
+        hp = hist.histogram.data_points.add(start_time_unix_nano=point.start_time_unix_nano,
+                                            time_unix_nano=point.time_unix_nano, count=1, sum=0.5)
+        hp.attributes.add(key="user", value=AnyValue(string_value=user))
+        hp.explicit_bounds.append(1.0)
+        hp.bucket_counts.extend([1, 0])
+    return request
+
+
+def test_state_of_series_that_stop_is_forgotten() -> None:
+    """One-off label values (ids) must not grow the exporter's state for as long as the collector runs."""
+    translator = Translator()
+    after = 300_000
+    t0 = 1_700_000_000
+
+    def export(users: list[str], at_s: int) -> Write:
+        write = translator.translate([_per_user_calls(users, at_s)])
+        translator.stale(write, at_s * 1000, after)
+        translator.commit(write)
+        return write
+
+    export([f"user-{i}" for i in range(100)], t0)
+    export(["steady"], t0 + 1)
+    assert len(translator.totals) == 202 and len(translator.latest) == 101 * 5  # counter + 4 histogram series
+    write = export(["steady"], t0 + 301)  # five minutes on: the one-off users go stale
+    marked = [labels for labels, samples in write.series.items() if math.isnan(samples[-1][1])]
+    assert len(marked) == 100 * 5
+    assert len(translator.totals) == 2 and len(translator.latest) == 5, "only the steady user's state is left"
+    assert len(translator.last) == 101 * 5, "stale series keep their last timestamp a while (no write before it)"
+    export(["steady"], t0 + 301 + 3600)
+    assert len(translator.last) == 5 and len(translator.totals) == 2
+    assert write.series[(("__name__", "calls_total"), ("user", "steady"))] == [(1000 * (t0 + 301), 2.0)]
+    # A user who comes back starts again from zero, after the staleness marker: a counter reset to Prometheus.
+    back = export(["user-7"], t0 + 4000)
+    assert back.series[(("__name__", "calls_total"), ("user", "user-7"))] == [(1000 * (t0 + 3990), 0.0),
+                                                                            (1000 * (t0 + 4000), 1.0)]
 
 
 def test_remote_write_counters_histograms_and_target_info(tmp_path: Path, prometheus: Prometheus) -> None:

@@ -3,7 +3,13 @@ suffixes, sanitized label names, `job`/`instance` from the resource and one `tar
 
 Prometheus wants cumulative series. Delta sums and histograms (llmtap's span-derived series are deltas) are
 added up here, per series; a series' samples only move forward in time (older or repeated timestamps are
-dropped and counted rather than failing the whole write)."""
+dropped and counted rather than failing the whole write).
+
+The state per series is bounded by time, not kept for ever (label values that appear once, such as ids,
+would grow it without end): a series not updated for `stale_after` gets a staleness marker and its running
+total is forgotten (it starts again from zero if it comes back, which `rate()` reads as a counter reset, as
+with the Collector's deltatocumulative `max_stale`); its last timestamp is kept `LAST_KEPT_MS` longer, so a
+late sample cannot be written before the marker."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import functools
 import math
 import re
 import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +31,9 @@ Labels = tuple[tuple[str, str], ...]
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 """Prometheus' staleness marker."""
 
+LAST_KEPT_MS = 3_600_000
+"""How long a stale series' last timestamp is remembered: Prometheus refuses samples older than its head block
+(about an hour) anyway."""
 _DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 _UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds", "min": "minutes",
           "h": "hours", "d": "days", "By": "bytes", "KiBy": "kibibytes", "MiBy": "mebibytes", "GiBy": "gibibytes",
@@ -111,9 +121,12 @@ class Write:
     families: dict[str, Family] = field(default_factory=dict)
     dropped: int = 0
     totals: dict[Any, Any] = field(default_factory=dict)
+    touched: dict[Any, int] = field(default_factory=dict)
     last: dict[Labels, int] = field(default_factory=dict)
     latest: dict[Labels, tuple[int, float]] = field(default_factory=dict)
     expired: list[Labels] = field(default_factory=list)
+    forgotten_totals: list[Any] = field(default_factory=list)
+    forgotten_last: list[Labels] = field(default_factory=list)
 
     def add(self, labels: dict[str, str], ts_ms: int, value: float) -> None:
         self.series.setdefault(tuple(sorted(labels.items())), []).append((ts_ms, value))
@@ -124,6 +137,9 @@ class Translator:
         self.resource_attributes_as_labels = resource_attributes_as_labels
         self.totals: dict[Any, Any] = {}
         """Running totals of delta series: (name, labels) -> value, or [bucket counts, sum, count]."""
+        self.touched: dict[Any, int] = {}
+        """When each running total last moved (the collector's clock, ms: a client's skewed clock does not
+        make it forgotten early)."""
         self.last: dict[Labels, int] = {}
         """The last timestamp written per series."""
         self.latest: dict[Labels, tuple[int, float]] = {}
@@ -260,10 +276,16 @@ class Translator:
     def commit(self, write: Write) -> None:
         """The write was delivered: its running totals, timestamps and staleness become the state."""
         self.totals.update(write.totals)
+        self.touched.update(write.touched)
         self.last.update(write.last)
         self.latest.update(write.latest)
         for labels in write.expired:
             self.latest.pop(labels, None)
+        for key in write.forgotten_totals:
+            self.totals.pop(key, None)
+            self.touched.pop(key, None)
+        for labels in write.forgotten_last:
+            self.last.pop(labels, None)
         self.families.update(write.families)
 
     def save(self) -> dict[str, Any]:
@@ -278,11 +300,13 @@ class Translator:
             bounds = entry.get("bounds")
             key = (entry["name"], labels) if bounds is None else (entry["name"], labels, tuple(bounds))
             self.totals[key] = entry["value"]
+            self.touched[key] = int(time.time() * 1000)  # forgotten `stale_after` from now unless it moves
         for labels, ts in state.get("last", []):
             self.last[tuple((str(k), str(v)) for k, v in labels)] = int(ts)
 
     def stale(self, write: Write, now_ms: int, after_ms: int) -> None:
-        """Add staleness markers for series not written for `after_ms`; once committed they are forgotten."""
+        """Add staleness markers for series not written for `after_ms`, and forget the running totals not moved
+        for as long, and the last timestamps of series stale for `LAST_KEPT_MS`; all once committed."""
         for labels, (ts, _) in self.latest.items():
             if labels in write.latest or now_ms - ts < after_ms:
                 continue
@@ -290,3 +314,9 @@ class Translator:
             write.series[labels] = [(when, STALE_NAN)]
             write.last[labels] = when
             write.expired.append(labels)
+        write.touched = dict.fromkeys(write.totals, now_ms)
+        write.forgotten_totals.extend(key for key, ts in self.touched.items()
+                                      if now_ms - ts >= after_ms and key not in write.touched)
+        write.forgotten_last.extend(labels for labels, ts in self.last.items()
+                                    if now_ms - ts >= LAST_KEPT_MS and labels not in self.latest
+                                    and labels not in write.last)
