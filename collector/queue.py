@@ -100,6 +100,7 @@ class BoundedQueue:
         self._in_flight: list[Entry] = []
         self._bytes = 0
         self._items = 0
+        self._in_flight_items = 0
         self._next_seq = 1
         self._changed = asyncio.Event()
         self._recovered_batch: tuple[int, int] | None = None
@@ -164,6 +165,7 @@ class BoundedQueue:
         if batch and self.directory is not None:
             self._write_marker(batch[0].seq, batch[-1].seq)
         self._in_flight = batch
+        self._in_flight_items = sum(e.items for e in batch)
         return batch
 
     def payloads(self, batch: list[Entry]) -> list[bytes]:
@@ -181,6 +183,7 @@ class BoundedQueue:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.directory / "inflight.json")
         self._in_flight = []
+        self._in_flight_items = 0
         self._changed.set()
 
     def release(self) -> None:
@@ -189,14 +192,25 @@ class BoundedQueue:
         if self._in_flight and self.directory is not None:
             self._recovered_batch = (self._in_flight[0].seq, self._in_flight[-1].seq)
         self._in_flight = []
+        self._in_flight_items = 0
 
     async def wait_changed(self, timeout: float | None) -> None:
         self._changed.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
+    def wake(self) -> None:
+        """End a `wait_changed` now (a sender that starts draining)."""
+        self._changed.set()
+
     def ready_items(self) -> int:
-        return sum(e.items for e in self._entries)
+        """Items queued and not in the in-flight batch."""
+        return self._items - self._in_flight_items
+
+    @property
+    def resuming(self) -> bool:
+        """The batch in flight at a crash is to be sent again first (with its deduplication token)."""
+        return self._recovered_batch is not None
 
     # -- disk -----------------------------------------------------------------------------------
     def _path(self, seq: int) -> Path:
@@ -293,7 +307,7 @@ class Sender:
         if self._task is None:
             return
         self._draining = True
-        self.queue._changed.set()
+        self.queue.wake()
         drained = asyncio.get_running_loop().create_task(self._drained())
         try:
             await asyncio.wait_for(drained, drain_timeout)
@@ -312,7 +326,7 @@ class Sender:
 
     async def _run(self) -> None:
         while not self._stopping:
-            if not self.queue.ready_items() and not self.queue._recovered_batch:
+            if not self.queue.ready_items() and not self.queue.resuming:
                 await self.queue.wait_changed(None if not self._draining else 0.05)
                 continue
             await self._let_batch_grow()

@@ -39,13 +39,19 @@ def test_persistent_queue_recovers_unacknowledged_requests(tmp_path: Path) -> No
         q.put(f"request-{i}".encode(), items=i + 1)
     batch = q.take(max_items=3, max_bytes=10**6)  # items 1 + 2 fit, 3 would exceed
     assert [e.seq for e in batch] == [1, 2]
+    assert q.ready_items() == 12 and q.size_items == 15, "the in-flight batch is not ready to take again"
     # crash here: the batch was in flight, nothing acknowledged
     q2 = BoundedQueue("q", 10**6, tmp_path)
-    assert q2.size_items == 15 and len(q2) == 5
+    assert q2.size_items == 15 and len(q2) == 5 and q2.resuming
     again = q2.take(max_items=100, max_bytes=10**6)
     assert [e.seq for e in again] == [1, 2], "the in-flight batch is re-formed exactly, so its dedup token repeats"
     assert q2.payloads(again) == [b"request-0", b"request-1"]
+    assert not q2.resuming and q2.ready_items() == 12
+    q2.release()  # shutdown mid-batch: back at the head, all ready again
+    assert q2.ready_items() == 15 and q2.resuming
+    assert [e.seq for e in q2.take(max_items=100, max_bytes=10**6)] == [1, 2]
     q2.ack()
+    assert q2.ready_items() == 12 and q2.size_items == 12
     q3 = BoundedQueue("q", 10**6, tmp_path)
     rest = q3.take(100, 10**6)
     assert q3.payloads(rest) == [b"request-2", b"request-3", b"request-4"]
