@@ -101,8 +101,10 @@ def store_ceiling(payloads: list[bytes]) -> float:
 
     per_batch = 32
     with tempfile.TemporaryDirectory() as tmp:
+        # Two inserts at once: with nothing else running, the store has both cores to itself.
         exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{tmp}/ceiling",
-                                                                             read_endpoint=None))
+                                                                             read_endpoint=None,
+                                                                             insert_parallelism=2))
         asyncio.run(exporter.start(Host(Path(tmp), SelfTelemetry())))
         started = time.perf_counter()
         for i in range(0, len(payloads), per_batch):

@@ -22,7 +22,7 @@ from pydantic import Field
 from llmtap.collector.component import Exporter, Host
 from llmtap.collector.config import Duration
 from llmtap.collector.exporter import ExporterSettings
-from llmtap.collector.queue import PermanentError, RetryableError
+from llmtap.collector.queue import BatchConfig, PermanentError, RetryableError
 from llmtap.collector.signals import Signal
 from llmtap.exporters.clickhouse import schema
 
@@ -53,8 +53,21 @@ class ClickHouseExporterConfig(ExporterSettings):
     read_endpoint: str | None = "127.0.0.1:8123"
     """For the embedded engine: serve a read-only ClickHouse HTTP interface here (null disables)."""
     connect_timeout: Duration = 10.0
-    insert_parallelism: int = Field(default=2, ge=1, le=16)
-    """A batch is split into this many inserts run at once: one insert flattens on one core."""
+    insert_parallelism: int | None = Field(default=None, ge=1, le=16)
+    """A batch is split into this many inserts run at once: one insert flattens on one core. By default 2 for a
+    server, and 1 for the embedded engine, which shares the collector's cores with the processors: there a
+    second insert at once slows the processors more than it speeds the store (default pipeline, 2 cores:
+    5,300-5,900 spans/s with 1, 3,700-4,600 with 2)."""
+
+    @property
+    def parallelism(self) -> int:
+        if self.insert_parallelism is not None:
+            return self.insert_parallelism
+        return 1 if is_embedded(self.dsn) else 2
+    batch: BatchConfig = BatchConfig(flush_interval=1.0)
+    """ClickHouse wants few large inserts (each makes a part per table, and parts are merged in the background):
+    a second's wait lets a batch grow (at 4,500 spans/s with content, ~4,500 spans per insert instead of ~900 at
+    200 ms): ~25 % more spans/s end to end with every processor on, and a third less background merging."""
 
 
 def varint(n: int) -> bytes:
@@ -112,12 +125,12 @@ class ClickHouseExporter(Exporter):
             await self.read_api.start()
 
     def _connect(self) -> None:
-        clients = [connect(self.config.dsn) for _ in range(self.config.insert_parallelism)]
+        clients = [connect(self.config.dsn) for _ in range(self.config.parallelism)]
         if self.config.create_schema:
             migrate(clients[0], self.options)
         for client in clients:
             self._clients.put(client)
-        self._pool = ThreadPoolExecutor(self.config.insert_parallelism, thread_name_prefix=f"{self.id}-insert")
+        self._pool = ThreadPoolExecutor(self.config.parallelism, thread_name_prefix=f"{self.id}-insert")
 
     async def shutdown(self) -> None:
         if self.read_api is not None:
@@ -137,7 +150,7 @@ class ClickHouseExporter(Exporter):
         pool = self._pool
         if pool is None:
             raise RetryableError("not connected")
-        parts = split_batch(payloads, self.config.insert_parallelism)
+        parts = split_batch(payloads, self.config.parallelism)
         if len(parts) == 1:
             refused = self._insert_isolating(signal, parts[0], dedup_token)
         else:
