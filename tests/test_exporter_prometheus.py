@@ -152,6 +152,31 @@ def test_state_of_series_that_stop_is_forgotten() -> None:
                                                                             (1000 * (t0 + 4000), 1.0)]
 
 
+def test_late_data_is_not_made_stale_while_it_still_comes() -> None:
+    """A backlog delivered after an outage (points minutes old) must not be cut by staleness markers at the
+    collector's now, which would make every later point of the backlog out of order, and dropped."""
+    translator = Translator()
+    after = 300_000
+    now = 1_700_000_000_000
+    old = now // 1000 - 360  # the backlog's points are six minutes old
+
+    def export(users: list[str], at_s: int, now_ms: int) -> Write:
+        write = translator.translate([_per_user_calls(users, at_s)])
+        translator.stale(write, now_ms, after)
+        translator.commit(write)
+        return write
+
+    b = (("__name__", "calls_total"), ("user", "b"))
+    export(["a", "b"], old, now)
+    catching_up = export(["a"], old + 10, now + 1000)  # b is not in this part of the backlog
+    assert not [k for k, samples in catching_up.series.items() if math.isnan(samples[-1][1])]
+    later = export(["a", "b"], old + 20, now + 2000)
+    assert later.series[b] == [(1000 * (old + 20), 2.0)] and not later.dropped
+    # b then stops: stale five minutes (collector's clock) after it was last written, marked at its own time.
+    gone = export(["a"], old + 330, now + 302_000)
+    assert math.isnan(gone.series[b][0][1]) and gone.series[b][0][0] == 1000 * (old + 20) + after
+
+
 def test_remote_write_counters_histograms_and_target_info(tmp_path: Path, prometheus: Prometheus) -> None:
     grpc_port, http_port = free_port(), free_port()
     settings = f"{{endpoint: '{prometheus.remote_write}', batch: {{flush_interval: 50ms}}}}"

@@ -124,6 +124,7 @@ class Write:
     touched: dict[Any, int] = field(default_factory=dict)
     last: dict[Labels, int] = field(default_factory=dict)
     latest: dict[Labels, tuple[int, float]] = field(default_factory=dict)
+    written: dict[Labels, int] = field(default_factory=dict)
     expired: list[Labels] = field(default_factory=list)
     forgotten_totals: list[Any] = field(default_factory=list)
     forgotten_last: list[Labels] = field(default_factory=list)
@@ -144,6 +145,10 @@ class Translator:
         """The last timestamp written per series."""
         self.latest: dict[Labels, tuple[int, float]] = {}
         """The latest sample of every series, for the pull endpoint and staleness."""
+        self.written: dict[Labels, int] = {}
+        """When each series was last written (the collector's clock, ms): staleness goes by it, not by the data's
+        own time, so late data (a backlog delivered after an outage) or a client's skewed clock does not make a
+        series stale while it is still being written."""
         self.families: dict[str, Family] = {}
 
     def translate(self, requests: Iterable[Any]) -> Write:
@@ -279,8 +284,10 @@ class Translator:
         self.touched.update(write.touched)
         self.last.update(write.last)
         self.latest.update(write.latest)
+        self.written.update(write.written)
         for labels in write.expired:
             self.latest.pop(labels, None)
+            self.written.pop(labels, None)
         for key in write.forgotten_totals:
             self.totals.pop(key, None)
             self.touched.pop(key, None)
@@ -307,10 +314,13 @@ class Translator:
     def stale(self, write: Write, now_ms: int, after_ms: int) -> None:
         """Add staleness markers for series not written for `after_ms`, and forget the running totals not moved
         for as long, and the last timestamps of series stale for `LAST_KEPT_MS`; all once committed."""
-        for labels, (ts, _) in self.latest.items():
-            if labels in write.latest or now_ms - ts < after_ms:
+        write.written = dict.fromkeys(write.latest, now_ms)
+        for labels, written in self.written.items():
+            if labels in write.latest or now_ms - written < after_ms:
                 continue
-            when = max(now_ms, ts + 1)
+            # `after_ms` past its last sample in the data's own time, but not past now (nor before the sample).
+            ts = self.latest[labels][0]
+            when = max(ts + 1, min(ts + after_ms, now_ms))
             write.series[labels] = [(when, STALE_NAN)]
             write.last[labels] = when
             write.expired.append(labels)
