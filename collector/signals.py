@@ -77,6 +77,11 @@ class Batch:
             self._data = self.message.SerializeToString()
         return self._data
 
+    @property
+    def received(self) -> bytes | None:
+        """The wire bytes as received, while the message is unchanged (None for JSON, or once changed)."""
+        return self._data
+
     def changed(self) -> None:
         """Call after changing `message`: drops the cached bytes and recounts the items."""
         self._data = None

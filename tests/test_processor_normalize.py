@@ -20,8 +20,9 @@ from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
 from llmtap.processors.normalize import NormalizeConfig, NormalizeProcessor
-from llmtap.processors.normalize.conventions import EXACT, RENAMES
-from tests.otlp_data import kv
+from llmtap.processors.normalize.conventions import EVENTS, EXACT, PREFIXES, RENAMES
+from llmtap.processors.normalize.wire import maybe_foreign
+from tests.otlp_data import genai_spans, kv
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalize"
 
@@ -70,7 +71,9 @@ def test_every_fixture_is_checked() -> None:
 def test_real_instrumentations_land_in_the_current_shape(name: str) -> None:
     fixture, traces, _ = _load(name)
     captures = CAPTURES[name]
-    batch = _run(NormalizeProcessor("normalize", NormalizeConfig()), Batch(Signal.TRACES, traces))
+    # As received over the wire: the request-level prefilter (wire.py) must let every one of them through.
+    batch = _run(NormalizeProcessor("normalize", NormalizeConfig()),
+                 Batch(Signal.TRACES, traces, traces.SerializeToString()))
     spans = _spans(batch.message)  # type: ignore[arg-type]
     assert len(spans) >= 2, f"{fixture['library']} {fixture['version']} recorded too little"
     for span in spans:
@@ -143,7 +146,7 @@ def test_keep_originals_and_current_names_win() -> None:
 
 def test_older_event_logs_get_current_names() -> None:
     _, _, logs = _load("openai-v2-2.1b0")
-    batch = _run(NormalizeProcessor("n", NormalizeConfig()), Batch(Signal.LOGS, logs))
+    batch = _run(NormalizeProcessor("n", NormalizeConfig()), Batch(Signal.LOGS, logs, logs.SerializeToString()))
     records = [r for rl in batch.message.resource_logs for sl in rl.scope_logs for r in sl.log_records]  # type: ignore[union-attr]
     assert records and {r.event_name for r in records} >= {"gen_ai.user.message", "gen_ai.choice"}
     for record in records:
@@ -177,7 +180,7 @@ def test_vercel_ai_sdk_calls_but_not_their_wrappers() -> None:
                                              {"role": "user", "content": [{"type": "text", "text": "Hi"}]}])),
         kv("ai.response.text", "Hello!"),
     ])
-    batch = _run(NormalizeProcessor("n", NormalizeConfig()), Batch(Signal.TRACES, request))
+    batch = _run(NormalizeProcessor("n", NormalizeConfig()), Batch(Signal.TRACES, request, request.SerializeToString()))
     outer_attrs, inner_attrs = (_attrs(s) for s in _spans(batch.message))  # type: ignore[arg-type]
     assert "gen_ai.operation.name" not in outer_attrs and "gen_ai.usage.input_tokens" not in outer_attrs, \
         "the wrapper span repeats the call's usage: counting it would count the call twice"
@@ -194,3 +197,30 @@ def test_vercel_ai_sdk_calls_but_not_their_wrappers() -> None:
     assert json.loads(inner_attrs["gen_ai.output.messages"]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "Hello!"}], "finish_reason": "stop"}]
     assert not any(k.startswith("ai.") and k != "ai.operationId" for k in inner_attrs if k in EXACT)
+
+
+def test_wire_prefilter_sees_every_foreign_key_and_clears_the_current_shape() -> None:
+    """`maybe_foreign` may say yes to a clean request (the per-span check then decides), never no to a foreign
+    one: every key, prefix and event name it knows, in spans and in log records, at any key length."""
+    keys = [*EXACT, *(prefix + "x" * n for prefix in PREFIXES for n in (1, 200))]  # 200: a two-byte length
+    for key in keys:
+        request = ExportTraceServiceRequest()
+        span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
+        span.attributes.extend([kv("gen_ai.operation.name", "chat"), kv(key, "v")])
+        assert maybe_foreign(request.SerializeToString()), key
+        logs = ExportLogsServiceRequest()
+        logs.resource_logs.add().scope_logs.add().log_records.add().attributes.append(kv(key, 1))
+        assert maybe_foreign(logs.SerializeToString()), key
+    for event in EVENTS:
+        request = ExportTraceServiceRequest()
+        request.resource_spans.add().scope_spans.add().spans.add(name="s").events.add(name=event)
+        assert maybe_foreign(request.SerializeToString()), event
+    # The current shape, with message content that names other conventions' keys in its text.
+    clean = genai_spans(50, content_bytes=300)
+    text = "see gen_ai.system, llm.model_name and ai.usage.promptTokens in the docs"
+    clean.resource_spans[0].scope_spans[0].spans[0].attributes.append(kv("gen_ai.system_instructions", text))
+    data = clean.SerializeToString()
+    assert not maybe_foreign(data)
+    batch = Batch(Signal.TRACES, clean, data)
+    _run(NormalizeProcessor("n", NormalizeConfig()), batch)
+    assert batch.data() is data
