@@ -21,7 +21,7 @@ from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost import CostConfig, CostProcessor
 from llmtap.processors.normalize import NormalizeConfig, NormalizeProcessor
 from llmtap.processors.normalize.conventions import EVENTS, EXACT, PREFIXES, RENAMES
-from llmtap.processors.normalize.wire import maybe_foreign
+from llmtap.processors.normalize.processor import FOREIGN
 from tests.otlp_data import genai_spans, kv
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalize"
@@ -200,27 +200,27 @@ def test_vercel_ai_sdk_calls_but_not_their_wrappers() -> None:
 
 
 def test_wire_prefilter_sees_every_foreign_key_and_clears_the_current_shape() -> None:
-    """`maybe_foreign` may say yes to a clean request (the per-span check then decides), never no to a foreign
-    one: every key, prefix and event name it knows, in spans and in log records, at any key length."""
+    """The request-level prefilter may say yes to a clean request (the per-span check then decides), never no to
+    a foreign one: every key, prefix and event name it knows, in spans and in log records, at any key length."""
     keys = [*EXACT, *(prefix + "x" * n for prefix in PREFIXES for n in (1, 200))]  # 200: a two-byte length
     for key in keys:
         request = ExportTraceServiceRequest()
         span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
         span.attributes.extend([kv("gen_ai.operation.name", "chat"), kv(key, "v")])
-        assert maybe_foreign(request.SerializeToString()), key
+        assert FOREIGN.maybe_in(request.SerializeToString()), key
         logs = ExportLogsServiceRequest()
         logs.resource_logs.add().scope_logs.add().log_records.add().attributes.append(kv(key, 1))
-        assert maybe_foreign(logs.SerializeToString()), key
+        assert FOREIGN.maybe_in(logs.SerializeToString()), key
     for event in EVENTS:
         request = ExportTraceServiceRequest()
         request.resource_spans.add().scope_spans.add().spans.add(name="s").events.add(name=event)
-        assert maybe_foreign(request.SerializeToString()), event
+        assert FOREIGN.maybe_in(request.SerializeToString()), event
     # The current shape, with message content that names other conventions' keys in its text.
     clean = genai_spans(50, content_bytes=300)
     text = "see gen_ai.system, llm.model_name and ai.usage.promptTokens in the docs"
     clean.resource_spans[0].scope_spans[0].spans[0].attributes.append(kv("gen_ai.system_instructions", text))
     data = clean.SerializeToString()
-    assert not maybe_foreign(data)
+    assert not FOREIGN.maybe_in(data)
     batch = Batch(Signal.TRACES, clean, data)
     _run(NormalizeProcessor("n", NormalizeConfig()), batch)
     assert batch.data() is data

@@ -7,6 +7,7 @@ import asyncio
 import json
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +25,7 @@ from llmtap.collector.service import parse_config
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.redact import RedactConfig, RedactProcessor, Scanner
 from tests.conftest import free_port, memory_config, run_service, wait_for
-from tests.otlp_data import kv
+from tests.otlp_data import genai_spans, kv
 from tests.pii_corpus import generate, score
 
 STRUCTURED = ("EMAIL", "PHONE", "US_SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "URL_CREDENTIALS", "API_KEY", "JWT",
@@ -149,7 +150,7 @@ def test_flags_cannot_be_forged_or_cleared() -> None:
     event = forged_set.events.add()
     event.attributes.append(kv("gen_ai.output.messages", '[{"role":"assistant","parts":[{"type":"text",'
                                                          '"content":"key sk-proj-abcdefghijklmnopqrstuvwx"}]}]'))
-    batch = Batch(Signal.TRACES, request)
+    batch = Batch(Signal.TRACES, request, request.SerializeToString())  # as received: past the wire prefilter
     asyncio.run(processor.process(batch))
     assert batch.data() == request.SerializeToString()
     flags = {semconv.LLMTAP_PII_DETECTED, semconv.LLMTAP_PII_TYPES}
@@ -160,6 +161,36 @@ def test_flags_cannot_be_forged_or_cleared() -> None:
                                                               semconv.LLMTAP_PII_TYPES: ["API_KEY"]}
     assert "<API_KEY>" in attributes.value_of(event.attributes[0].value)  # type: ignore[operator]
     assert processor.counts == {"EMAIL": 1, "API_KEY": 1}
+
+
+def test_requests_without_content_pass_untouched_and_forged_flags_are_still_seen() -> None:
+    """Content capture is off by default: such requests are passed on from their bytes alone, unread; one forged
+    flag, a content key under a configured glob, or a glob that could match any key sends them through."""
+    processor = RedactProcessor("redact", RedactConfig())
+    request = genai_spans(20)  # no content, and ids, models and e-mail-like user ids in plain attributes
+    request.resource_spans[0].scope_spans[0].spans[0].attributes.append(kv("enduser.id", "ops@acme.io"))
+    data = request.SerializeToString()
+    assert processor._wire is not None and not processor._wire.maybe_in(data), "decided from the bytes alone"
+    batch = Batch(Signal.TRACES, request, data)
+    asyncio.run(processor.process(batch))
+    assert batch.data() is data, "nothing for redact: the received bytes go on as they are"
+
+    def redacted(config: RedactConfig, key: str, value: Any) -> Batch:
+        r = genai_spans(3)
+        r.resource_spans[0].scope_spans[0].spans[1].attributes.append(kv(key, value))
+        b = Batch(Signal.TRACES, r, r.SerializeToString())
+        asyncio.run(RedactProcessor("redact", config).process(b))
+        return b
+
+    forged = redacted(RedactConfig(), semconv.LLMTAP_PII_DETECTED, True)
+    assert semconv.LLMTAP_PII_DETECTED not in attributes.pick(
+        forged.message.resource_spans[0].scope_spans[0].spans[1].attributes, {semconv.LLMTAP_PII_DETECTED})  # type: ignore[union-attr]
+    for config, key in ((RedactConfig(), "llm.input_messages.0.message.content"),
+                        (RedactConfig(attributes=["app.*.notes"]), "app.ticket.notes"),
+                        (RedactConfig(attributes=["*notes"]), "ticket_notes")):
+        b = redacted(config, key, "mail ops@acme.io")
+        assert attributes.pick(b.message.resource_spans[0].scope_spans[0].spans[1].attributes,  # type: ignore[union-attr]
+                               {key}) == {key: "mail <EMAIL>"}, key
 
 
 def test_key_cache_stays_bounded_and_right() -> None:

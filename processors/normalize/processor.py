@@ -1,7 +1,7 @@
 """`NormalizeProcessor`: spans and log records of other conventions in the current GenAI shape.
 
-Most spans already are: one Hyperscan pass over a protobuf request's bytes (wire.py) shows that none of its
-spans can have a foreign key, or else one pass over each span's keys finds nothing foreign and leaves it
+Most spans already are: one Hyperscan pass over a protobuf request's bytes (collector/wire.py) shows that none
+of its spans can have a foreign key, or else one pass over each span's keys finds nothing foreign and leaves it
 untouched.
 """
 
@@ -14,12 +14,14 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from llmtap.collector import attributes
 from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.wire import KeyPrefilter
 from llmtap.processors.normalize import conventions
 from llmtap.processors.normalize.config import NormalizeConfig
-from llmtap.processors.normalize.wire import maybe_foreign
 
 _EXACT = conventions.EXACT
 _PREFIXES = conventions.PREFIXES
+FOREIGN = KeyPrefilter([*_EXACT, *conventions.EVENTS], _PREFIXES)
+"""Whether a request's bytes can hold a key or event of another convention."""
 
 
 def _foreign(attrs: Any) -> bool:
@@ -37,7 +39,7 @@ class NormalizeProcessor(Processor):
 
     async def process(self, batch: Batch) -> Batch | None:
         received = batch.received
-        if received is not None and not maybe_foreign(received):
+        if received is not None and not FOREIGN.maybe_in(received):
             return batch
         changed = False
         message: Any = batch.message

@@ -1,5 +1,8 @@
 """`RedactProcessor`: replaces PII and secrets in content attributes of spans, span events and log records,
-and in log bodies, and flags each item it found something in."""
+and in log bodies, and flags each item it found something in.
+
+A protobuf trace request whose bytes hold no content key and no PII flag (content capture is off by default)
+is passed on without reading its spans (collector/wire.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from llmtap.collector import attributes
 from llmtap.collector.component import Host, Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.collector.wire import KeyPrefilter
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.scanner import Scanner
 
@@ -30,6 +34,7 @@ class RedactProcessor(Processor):
         super().__init__(component_id)
         self.scanner = Scanner(config)
         self._content = re.compile("|".join(fnmatch.translate(g) for g in config.attributes) or "(?!)")
+        self._wire = KeyPrefilter.from_globs(config.attributes, whole=_FLAGS)
         self._keys: dict[str, int] = {}
         """Per attribute key seen: _CONTENT, _FLAG or _OTHER."""
         self._telemetry: SelfTelemetry | None = None
@@ -43,6 +48,9 @@ class RedactProcessor(Processor):
         found: Counter[str] = Counter()
         changed = False
         if batch.signal is Signal.TRACES:
+            received = batch.received
+            if received is not None and self._wire is not None and not self._wire.maybe_in(received):
+                return batch
             for _, span in attributes.spans(batch.message):
                 types: set[str] = set()
                 redacted, forged = self._attributes(span.attributes, types, found)

@@ -1,0 +1,79 @@
+"""Whether a protobuf OTLP request can hold given attribute keys, from its wire bytes, before any span is read.
+
+A protobuf string is its length (a varint) and then its bytes: a key (or an event name) shows in a request as
+that length and that string, and a key with a given prefix as the KeyValue key tag, a length and the prefix.
+One Hyperscan pass over the request finds either, or proves that no span, event or record has one, so a
+processor can pass on a request with nothing for it without reading a single span. A match is only a maybe
+(message text can hold the same bytes): the processor's own per-item check still decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import hyperscan
+
+_KEY_TAG = b"\x0a"
+"""KeyValue.key: field 1, length-delimited."""
+_ANY_LENGTH = rb"(?:[\x01-\x7f]|[\x80-\xff][\x01-\x7f])"
+"""A string's length up to 16 KiB as a varint: one byte, or two."""
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class KeyPrefilter:
+    """Finds any of `whole` (keys or event names, exactly) or a key starting with one of `prefixes`."""
+
+    def __init__(self, whole: Iterable[str], prefixes: Iterable[str] = ()):
+        expressions = [re.escape(_varint(len(s.encode())) + s.encode()) for s in whole]
+        expressions += [re.escape(_KEY_TAG) + _ANY_LENGTH + re.escape(p.encode()) for p in prefixes]
+        self._database: hyperscan.Database | None = None
+        if expressions:
+            self._database = hyperscan.Database()
+            self._database.compile(expressions=expressions, ids=list(range(len(expressions))),
+                                   elements=len(expressions),
+                                   flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions))
+
+    @classmethod
+    def from_globs(cls, globs: Iterable[str], whole: Iterable[str] = ()) -> KeyPrefilter | None:
+        """For keys given as fnmatch globs: a glob's text before its first wildcard is a prefix. None when a
+        glob starts with a wildcard (any key may match it: no prefilter can help)."""
+        exact, prefixes = list(whole), []
+        for glob in globs:
+            wildcard = _WILDCARDS.search(glob)
+            if wildcard is None:
+                exact.append(glob)
+            elif wildcard.start() == 0:
+                return None
+            else:
+                prefixes.append(glob[:wildcard.start()])
+        return cls(exact, prefixes)
+
+    def maybe_in(self, data: bytes) -> bool:
+        """False only when none of the keys, names or prefixes is in `data` (an OTLP request's bytes)."""
+        if self._database is None:
+            return False
+        found = False
+
+        def seen(*_: Any) -> bool:
+            nonlocal found
+            found = True
+            return True  # the first match answers the question: stop
+
+        with contextlib.suppress(hyperscan.ScanTerminated):
+            self._database.scan(data, match_event_handler=seen)
+        return found
