@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.instrumentation
 	$(BIN)/python -m bench.redact
 	$(BIN)/python -m bench.exporters
+	$(BIN)/python -m bench.overload
 
 # Regenerate grafana/dashboards/*.json from grafana/generator (the tests fail while they are out of date).
 dashboards: $(STAMP)
