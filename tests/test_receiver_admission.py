@@ -32,13 +32,13 @@ def _receiver(c: Running) -> OTLPReceiver:
     return receiver
 
 
-def _stalled_request(c: Running, declared: int) -> socket.socket:
-    """A client that announces `declared` body bytes, sends a few and stops: admitted, holding its share."""
+def _stalled_request(c: Running, declared: int, sent: int) -> socket.socket:
+    """A client that announces `declared` body bytes, sends `sent` of them and stops."""
     host, port = c.http.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
     head = (f"POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-protobuf\r\n"
             f"Content-Length: {declared}\r\n\r\n")
-    sock.sendall(head.encode() + b"\n" * 100)
+    sock.sendall(head.encode() + b"\n" * sent)
     return sock
 
 
@@ -46,8 +46,12 @@ def test_busy_receiver_refuses_both_transports_at_once_and_frees_up(tmp_path: Pa
     with run_service(_config(tmp_path, "100KiB")) as c:
         admission = _receiver(c).admission
         body = genai_spans(40).SerializeToString()  # ~20 KiB
-        stalled = _stalled_request(c, 90_000)
-        wait_for(lambda: admission.in_flight == 90_000, timeout=10)
+        # A client that announces a large body and stalls holds what it sent, not what it announced: two such
+        # connections must not be enough to shut everyone else out.
+        slowloris = _stalled_request(c, 1_000_000, 100)
+        wait_for(lambda: admission.in_flight == 100, timeout=10)
+        stalled = _stalled_request(c, 95_000, 90_000)
+        wait_for(lambda: admission.in_flight == 90_100, timeout=10)
 
         r = requests.post(f"{c.http}/v1/traces", data=body, headers=PB, timeout=10)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
@@ -67,9 +71,10 @@ def test_busy_receiver_refuses_both_transports_at_once_and_frees_up(tmp_path: Pa
                     {"receiver": "otlp", "transport": "http", "signal": "traces"}) == 1
         assert busy("llmtap_receiver_busy_refusals_total",
                     {"receiver": "otlp", "transport": "grpc", "signal": "traces"}) == 1
-        assert admission.in_flight == 90_000, "refused requests hold nothing"
+        assert admission.in_flight == 90_100, "refused requests hold nothing"
 
-        stalled.close()  # the client goes away mid-body: its share is given back
+        stalled.close()  # the clients go away mid-body: their shares are given back
+        slowloris.close()
         wait_for(lambda: admission.in_flight == 0, timeout=10)
         assert requests.post(f"{c.http}/v1/traces", data=body, headers=PB, timeout=10).status_code == 200
         stub.Export(genai_spans(40), timeout=10)

@@ -119,6 +119,8 @@ def test_bad_requests_get_the_right_answer(collector: Running) -> None:
     assert r.status_code == 400
     r = requests.post(url, data=b"x" * (2 * 2**20), headers=PB)
     assert r.status_code == 413
+    r = requests.post(url, data=iter([b"x" * 2**19] * 4), headers=PB)  # chunked: no length to refuse up front
+    assert r.status_code == 413 and "exceeds" in _status(r).message
     bomb = gzip.compress(b"\0" * (50 * 2**20))  # 50 MiB of zeros in ~50 KiB
     r = requests.post(url, data=bomb, headers={**PB, "Content-Encoding": "gzip"})
     assert r.status_code == 413 and "decompressed" in _status(r).message

@@ -20,10 +20,11 @@ class Admission:
 
     def resize(self, held: int, wanted: int) -> bool:
         """Change a request's share from `held` bytes (0 for a new request) to `wanted`; False, and nothing
-        changed, if that goes over the limit. A request alone is always admitted, so one larger than the
-        limit is not refused for ever (the body size limits still apply)."""
+        changed, if that goes over the limit (a request needs room for at least one byte). A request alone is
+        always admitted, so one larger than the limit is not refused for ever (the body size limits still
+        apply)."""
         others = self.in_flight - held
-        if others and others + wanted > self.limit:
+        if others and others + max(wanted, 1) > self.limit:
             return False
         self.in_flight = others + wanted
         return True

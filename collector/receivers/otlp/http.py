@@ -127,14 +127,17 @@ class HTTPServer:
             limit = self.config.max_request_body_size
             if request.content_length is not None and request.content_length > limit:
                 raise BodyError(413, f"body of {request.content_length} bytes exceeds {limit} bytes")
-            # Refused before the body is read when busy (aiohttp then discards the body unread).
-            self.receiver.admit(signal, "http", 0, request.content_length or 0)
-            held = request.content_length or 0
-            try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise BodyError(413, f"body exceeds {limit} bytes") from None
-            body = decompress(body, request.headers.get("Content-Encoding", ""), limit)
+            # Refused unread when the budget is full (aiohttp then discards the body). A body holds its share as
+            # it arrives, so a client that stalls mid-body holds only what it sent, not what it announced.
+            self.receiver.admit(signal, "http", 0, 0)
+            chunks = []
+            async for chunk in request.content.iter_any():
+                if held + len(chunk) > limit:
+                    raise BodyError(413, f"body exceeds {limit} bytes")
+                self.receiver.admit(signal, "http", held, held + len(chunk))
+                held += len(chunk)
+                chunks.append(chunk)
+            body = decompress(b"".join(chunks), request.headers.get("Content-Encoding", ""), limit)
             self.receiver.admit(signal, "http", held, len(body))
             held = len(body)
             batch = self._parse(signal, body, reply_json)
