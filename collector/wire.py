@@ -1,4 +1,5 @@
-"""Whether a protobuf OTLP request can hold given attribute keys, from its wire bytes, before any span is read.
+"""Protobuf wire bytes: varints, and whether an OTLP request can hold given attribute keys, before any span is
+read.
 
 A protobuf string is its length (a varint) and then its bytes: a key (or an event name) shows in a request as
 that length and that string, and a key with a given prefix as the KeyValue key tag, a length and the prefix.
@@ -23,23 +24,21 @@ _ANY_LENGTH = rb"(?:[\x01-\x7f]|[\x80-\xff][\x01-\x7f])"
 _WILDCARDS = re.compile(r"[*?\[]")
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """Protobuf's base-128 varint: a string's length prefix, and each message's in a length-delimited stream."""
     out = bytearray()
-    while True:
-        byte = n & 0x7F
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
         n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(n)
+    return bytes(out)
 
 
 class KeyPrefilter:
     """Finds any of `whole` (keys or event names, exactly) or a key starting with one of `prefixes`."""
 
     def __init__(self, whole: Iterable[str], prefixes: Iterable[str] = ()):
-        expressions = [re.escape(_varint(len(s.encode())) + s.encode()) for s in whole]
+        expressions = [re.escape(varint(len(s.encode())) + s.encode()) for s in whole]
         expressions += [re.escape(_KEY_TAG) + _ANY_LENGTH + re.escape(p.encode()) for p in prefixes]
         self._database: hyperscan.Database | None = None
         if expressions:

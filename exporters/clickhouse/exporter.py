@@ -24,6 +24,7 @@ from llmtap.collector.config import Duration
 from llmtap.collector.exporter import ExporterSettings
 from llmtap.collector.queue import BatchConfig, PermanentError, RetryableError
 from llmtap.collector.signals import Signal
+from llmtap.collector.wire import varint
 from llmtap.exporters.clickhouse import schema
 
 log = logging.getLogger("llmtap.exporter.clickhouse")
@@ -58,26 +59,16 @@ class ClickHouseExporterConfig(ExporterSettings):
     server, and 1 for the embedded engine, which shares the collector's cores with the processors: there a
     second insert at once slows the processors more than it speeds the store (default pipeline, 2 cores:
     5,300-5,900 spans/s with 1, 3,700-4,600 with 2; with no processors 2 persists ~15 % more)."""
+    batch: BatchConfig = BatchConfig(flush_interval=1.0)
+    """ClickHouse wants few large inserts (each makes a part per table, and parts are merged in the background):
+    a second's wait lets a batch grow (at 4,500 spans/s with content, ~4,500 spans per insert instead of ~900 at
+    200 ms): ~25 % more spans/s end to end with every processor on, and a third less background merging."""
 
     @property
     def parallelism(self) -> int:
         if self.insert_parallelism is not None:
             return self.insert_parallelism
         return 1 if is_embedded(self.dsn) else 2
-    batch: BatchConfig = BatchConfig(flush_interval=1.0)
-    """ClickHouse wants few large inserts (each makes a part per table, and parts are merged in the background):
-    a second's wait lets a batch grow (at 4,500 spans/s with content, ~4,500 spans per insert instead of ~900 at
-    200 ms): ~25 % more spans/s end to end with every processor on, and a third less background merging."""
-
-
-def varint(n: int) -> bytes:
-    """Protobuf's base-128 varint: the length prefix of each message in a length-delimited stream."""
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def connect(dsn: str, database: str | None = None, **settings: Any) -> Any:
