@@ -3,6 +3,7 @@ scraped by it; counters that continue across a collector restart."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,17 +124,23 @@ def _per_user_calls(users: list[str], at_s: int) -> ExportMetricsServiceRequest:
     return request
 
 
+STALE_AFTER_MS = 300_000
+
+
+def _export(translator: Translator, users: list[str], at_s: int, now_ms: int | None = None) -> Write:
+    """What the exporter does with one request: translate, mark what went stale by `now_ms` (default: the
+    points' own time), commit."""
+    write = translator.translate([_per_user_calls(users, at_s)])
+    translator.stale(write, at_s * 1000 if now_ms is None else now_ms, STALE_AFTER_MS)
+    translator.commit(write)
+    return write
+
+
 def test_state_of_series_that_stop_is_forgotten() -> None:
     """One-off label values (ids) must not grow the exporter's state for as long as the collector runs."""
     translator = Translator()
-    after = 300_000
     t0 = 1_700_000_000
-
-    def export(users: list[str], at_s: int) -> Write:
-        write = translator.translate([_per_user_calls(users, at_s)])
-        translator.stale(write, at_s * 1000, after)
-        translator.commit(write)
-        return write
+    export = functools.partial(_export, translator)
 
     export([f"user-{i}" for i in range(100)], t0)
     export(["steady"], t0 + 1)
@@ -156,15 +163,9 @@ def test_late_data_is_not_made_stale_while_it_still_comes() -> None:
     """A backlog delivered after an outage (points minutes old) must not be cut by staleness markers at the
     collector's now, which would make every later point of the backlog out of order, and dropped."""
     translator = Translator()
-    after = 300_000
     now = 1_700_000_000_000
     old = now // 1000 - 360  # the backlog's points are six minutes old
-
-    def export(users: list[str], at_s: int, now_ms: int) -> Write:
-        write = translator.translate([_per_user_calls(users, at_s)])
-        translator.stale(write, now_ms, after)
-        translator.commit(write)
-        return write
+    export = functools.partial(_export, translator)
 
     b = (("__name__", "calls_total"), ("user", "b"))
     export(["a", "b"], old, now)
@@ -174,7 +175,7 @@ def test_late_data_is_not_made_stale_while_it_still_comes() -> None:
     assert later.series[b] == [(1000 * (old + 20), 2.0)] and not later.dropped
     # b then stops: stale five minutes (collector's clock) after it was last written, marked at its own time.
     gone = export(["a"], old + 330, now + 302_000)
-    assert math.isnan(gone.series[b][0][1]) and gone.series[b][0][0] == 1000 * (old + 20) + after
+    assert math.isnan(gone.series[b][0][1]) and gone.series[b][0][0] == 1000 * (old + 20) + STALE_AFTER_MS
 
 
 def test_remote_write_counters_histograms_and_target_info(tmp_path: Path, prometheus: Prometheus) -> None:
