@@ -562,11 +562,13 @@ def _llm_calls_events_view(o: SchemaOptions) -> str:
     """`llmtap.llm_call` log records (from the genai_metrics connector, so before sampling) into llm_calls.
 
     The connector writes each attribute with a known type, so each column reads one field of one attribute
-    (`arrayFirst` by key) instead of turning every attribute into a string map: several times cheaper."""
+    (found by `indexOf` on the keys) instead of turning every attribute into a string map: several times
+    cheaper. `indexOf` rather than `arrayFirst` with a lambda: 35 -> 24 us of chDB CPU per record (a missing
+    key is index 0, which reads as the default value, as `arrayFirst` gave)."""
     db, c = o.database, o.on_cluster
 
     def a(name: str) -> str:
-        return f"arrayFirst(x -> x.key = '{name}', r.attributes).value"
+        return f"r.attributes.value[indexOf(r.attributes.key, '{name}')]"
 
     def string(name: str) -> str:
         return f"{a(name)}.string_value"
@@ -585,7 +587,7 @@ SELECT
     {_ts("if(r.time_unix_nano != 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
     {_hex("r.trace_id")} AS TraceId,
     {_hex("r.span_id")} AS SpanId,
-    arrayFirst(x -> x.key = 'service.name', rl.resource.attributes).value.string_value AS ServiceName,
+    rl.resource.attributes.value[indexOf(rl.resource.attributes.key, 'service.name')].string_value AS ServiceName,
     {string(gen_ai.GEN_AI_PROVIDER_NAME)} AS Provider,
     {string(gen_ai.GEN_AI_OPERATION_NAME)} AS Operation,
     {string(gen_ai.GEN_AI_REQUEST_MODEL)} AS RequestModel,
@@ -653,9 +655,9 @@ def _distribute(o: SchemaOptions) -> list[str]:
 
 
 def _remade_views(o: SchemaOptions) -> list[str]:
-    """Schema version 4: every view dropped and made again from the current SQL (the same rows, from cheaper
-    expressions: `attr_map`). Like version 3, run it with the collectors stopped (a single collector's start
-    does)."""
+    """Schema versions 4 and 5: every view dropped and made again from the current SQL (the same rows, from
+    cheaper expressions: `attr_map`, then `indexOf`). Like version 3, run them with the collectors stopped (a
+    single collector's start does)."""
     views = _current_views(o, LOCAL if o.cluster else "")
     return [*_dropped(o, views), *views]
 
@@ -678,7 +680,7 @@ def _current_views(o: SchemaOptions, local: str = "") -> list[str]:
 
 def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
     """(version, description, statements). Append new versions; never edit a released one. (The views' SQL is
-    shared: versions 1-3 make them as they are now, which version 4 then makes again for stores that ran the
+    shared: versions 1-3 make them as they are now, which versions 4 and 5 then make again for stores that ran the
     older ones.)"""
     return [
         (1, "OTel tables, llm_calls, OTLP staging tables and views", [*tables(o), *_views(o)]),
@@ -690,6 +692,7 @@ def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
         ]),
         (3, "on a cluster, Distributed tables over each node's tables", _distribute(o)),
         (4, "views made again with cheaper attribute maps", _remade_views(o)),
+        (5, "views made again: llm_calls finds a record's attributes by indexOf", _remade_views(o)),
     ]
 
 
