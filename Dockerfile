@@ -1,5 +1,7 @@
 # llmtap collector image: `docker build -t llmtap .` (deploy/docker-compose.yml builds it too).
 FROM python:3.11-slim AS build
+# gcc for llmtap's one C module (collector/_wire.c); the runtime image gets the built wheel only
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY llmtap llmtap

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml collector/_wire.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -39,7 +39,7 @@ unit: $(STAMP)
 # in a second virtualenv: the main one has the newest (openai 3.x on httpx2, anthropic 2.x).
 COMPAT := .venv-compat
 COMPAT_SDKS := 'openai==2.0.*' 'anthropic==0.47.*'
-$(COMPAT)/.installed: pyproject.toml
+$(COMPAT)/.installed: pyproject.toml collector/_wire.c
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
 	$(COMPAT)/bin/python -m pip install --quiet -e '.[dev]' $(COMPAT_SDKS)

@@ -1,11 +1,15 @@
-"""Protobuf wire bytes: varints, and whether an OTLP request can hold given attribute keys, before any span is
-read.
+"""Protobuf wire bytes: varints, whether an OTLP request can hold given attribute keys before any span is read,
+and the spans' attributes read straight from the bytes.
 
 A protobuf string is its length (a varint) and then its bytes: a key (or an event name) shows in a request as
 that length and that string, and a key with a given prefix as the KeyValue key tag, a length and the prefix.
 One Hyperscan pass over the request finds either, or proves that no span, event or record has one, so a
 processor can pass on a request with nothing for it without reading a single span. A match is only a maybe
 (message text can hold the same bytes): the processor's own per-item check still decides.
+
+`scan_spans` (compiled: `_wire.c`) reads every span of a trace request from its bytes, returning the values of
+the keys asked for only. Through the protobuf runtime each attribute read makes a Python object: 17 us per
+GenAI span for the ~20 keys pricing and counting read, 2.7 us here (tests/test_wire.py checks both agree).
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import hyperscan
+
+from llmtap.collector._wire import SpanRow, scan_spans
+
+__all__ = ["LOG_RECORD_ATTRIBUTES", "KeyPrefilter", "SpanRow", "scan_spans", "varint"]
+
+LOG_RECORD_ATTRIBUTES = 0x32
+"""The tag of `LogRecord.attributes` (field 6, length-delimited): `scan_spans` frames copied KeyValues with it,
+so a record takes them with one `MergeFromString`."""
 
 _KEY_TAG = b"\x0a"
 """KeyValue.key: field 1, length-delimited."""

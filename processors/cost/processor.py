@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 
 from llmtap import semconv
-from llmtap.collector import attributes
+from llmtap.collector import attributes, wire
 from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost.book import PriceBook, span_time
@@ -24,6 +24,8 @@ _OURS = frozenset({semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_INPUT_USD, semco
                    semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_COST_CACHE_SAVINGS_USD})
 """Names only the collector sets: whatever a client sent under them is removed (its `llmtap.cost.usd` is kept
 as `llmtap.cost.client_usd`)."""
+_KEYS = dict.fromkeys(_READ | _OURS, False)
+"""What `wire.scan_spans` reads of each span."""
 
 
 def _count(value: Any) -> int:
@@ -65,25 +67,21 @@ class CostProcessor(Processor):
         if batch.signal is not Signal.TRACES:
             return batch
         changed = False
-        for _, span in attributes.spans(batch.message):
-            changed |= self.price(span)
+        resource_spans = batch.message.resource_spans  # type: ignore[union-attr]
+        for row in wire.scan_spans(batch.data(), _KEYS, 0):
+            if row.found:  # only spans with a key of ours or one pricing reads are looked at
+                span = resource_spans[row.resource_index].scope_spans[row.scope_index].spans[row.span_index]
+                changed |= self.price(span, row.found)
         if changed:
             batch.changed()
         return batch
 
-    def price(self, span: Any) -> bool:
-        """Price one span; whether it was changed."""
-        attrs = span.attributes
-        found: dict[str, Any] = {}
-        client_sent = False
-        for kv in attrs:
-            key = kv.key
-            if key in _READ:
-                found[key] = attributes.value_of(kv.value)
-            elif key in _OURS:
-                client_sent = True
+    def price(self, span: Any, found: dict[str, Any]) -> bool:
+        """Price one span, given the values of its keys in `_READ` and `_OURS`; whether it was changed."""
+        client_sent = not _OURS.isdisjoint(found)
         if gen_ai.GEN_AI_OPERATION_NAME not in found and not client_sent:
             return False
+        attrs = span.attributes
         if client_sent:
             removed = attributes.remove(attrs, _OURS)
             client_cost = removed.get(semconv.LLMTAP_COST_USD)

@@ -12,6 +12,7 @@ from opentelemetry.semconv.attributes import error_attributes
 
 from llmtap import semconv
 from llmtap.collector import attributes
+from llmtap.collector.wire import SpanRow
 
 
 def _first_text(message: Any) -> str | None:
@@ -80,10 +81,11 @@ def logfmt(fields: dict[str, Any]) -> str:
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None and v != "")
 
 
-def fill_record(record: LogRecord, span: Any, time_ns: int, copied: list[Any], extra: dict[str, attributes.Value],
+def fill_record(record: LogRecord, span: SpanRow, time_ns: int, extra: dict[str, attributes.Value],
                 error: bool) -> None:
-    """The record for one span: its ids and start time, the span's attributes in `copied` (KeyValues, copied
-    as they are) and those in `extra`. No body: exporters that show lines render `summary_line`."""
+    """The record for one span: its ids and start time, the span's attributes it copies (`span.copied`,
+    KeyValues as they are) and those in `extra`. No body: exporters that show lines render `summary_line`."""
+    record.MergeFromString(span.copied)
     record.event_name = semconv.LLMTAP_LLM_CALL_EVENT
     record.time_unix_nano = span.start_time_unix_nano
     record.observed_time_unix_nano = time_ns
@@ -92,7 +94,6 @@ def fill_record(record: LogRecord, span: Any, time_ns: int, copied: list[Any], e
     record.flags = span.flags & 0xFF
     record.severity_number = SeverityNumber.SEVERITY_NUMBER_ERROR if error else SeverityNumber.SEVERITY_NUMBER_INFO
     record.severity_text = "ERROR" if error else "INFO"
-    record.attributes.extend(copied)
     for key, value in extra.items():
         if value is None or value == "":
             continue

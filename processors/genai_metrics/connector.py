@@ -30,7 +30,7 @@ from opentelemetry.semconv._incubating.attributes import session_attributes, use
 from opentelemetry.semconv.attributes import error_attributes, service_attributes
 
 from llmtap import semconv
-from llmtap.collector import attributes
+from llmtap.collector import attributes, wire
 from llmtap.collector.attributes import as_float, as_text
 from llmtap.collector.component import Connector, Derived, Host
 from llmtap.collector.signals import Batch, Signal
@@ -64,15 +64,13 @@ _COPIED = frozenset({
     semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED,
 })
 """Attributes the `llmtap.llm_call` record takes from the span as they are."""
-_DECODED = _READ - {gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, session_attributes.SESSION_ID, semconv.LLMTAP_COST_USD,
-                    semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED}
-"""The attributes whose values the counts and the record's additions read; of the others (copied as they are)
-only their presence is noted."""
+_KEYS = {key: key in _COPIED for key in _READ}
+"""What `wire.scan_spans` reads of each span: the keys in `_READ`, copying those in `_COPIED`."""
 _COST_PARTS = ((semconv.LLMTAP_COST_INPUT_USD, "input"), (semconv.LLMTAP_COST_OUTPUT_USD, "output"),
                (semconv.LLMTAP_COST_CACHE_READ_USD, "cache_read"),
                (semconv.LLMTAP_COST_CACHE_WRITE_USD, "cache_write"),
                (semconv.LLMTAP_COST_REASONING_USD, "reasoning"))
-_STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
+_STATUS: dict[int, str] = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
 
 class _Histogram:
@@ -253,42 +251,37 @@ class GenAIMetricsConnector(Connector):
         now_ns = time.time_ns()
         series: dict[Key, _Series] = {}
         calls = ExportLogsServiceRequest() if self.config.calls else None
-        for rs in batch.message.resource_spans:  # type: ignore[union-attr]
-            resource_key: tuple[tuple[str, str], ...] | None = None
-            scope_logs = None
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    found: dict[str, Any] = {}
-                    copied = []
-                    for kv in span.attributes:  # one pass: reading attributes is the cost here
-                        key = kv.key
-                        if key in _READ:
-                            found[key] = attributes.value_of(kv.value) if key in _DECODED else True
-                            if key in _COPIED:
-                                copied.append(kv)
-                    if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
-                        continue
-                    if resource_key is None:
-                        res = attributes.pick(rs.resource.attributes, _RESOURCE_KEYS)
-                        res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
-                        resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
-                    error_type = as_text(found.get(error_attributes.ERROR_TYPE))
-                    if not error_type and span.status.code == Status.STATUS_CODE_ERROR:
-                        error_type = "_OTHER"
-                    seconds = max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
-                    usage = usage_of(found)
-                    key = (resource_key, self._labels(found, error_type))
-                    self._count(series.setdefault(key, _Series()), found, usage, seconds)
-                    if calls is not None:
-                        if scope_logs is None:
-                            rl = calls.resource_logs.add()
-                            rl.resource.CopyFrom(rs.resource)
-                            rl.schema_url = rs.schema_url
-                            scope_logs = rl.scope_logs.add()
-                            scope_logs.scope.name = SCOPE
-                        extra = self._call_extra(found, usage, seconds, _STATUS.get(span.status.code, "UNSET"),
-                                                 error_type)
-                        fill_record(scope_logs.log_records.add(), span, now_ns, copied, extra, bool(error_type))
+        resource_spans = batch.message.resource_spans  # type: ignore[union-attr]
+        resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
+        scope_logs: dict[int, Any] = {}
+        for row in wire.scan_spans(batch.data(), _KEYS, wire.LOG_RECORD_ATTRIBUTES):
+            found = row.found
+            if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
+                continue
+            resource_key = resource_keys.get(row.resource_index)
+            if resource_key is None:
+                res = attributes.pick(resource_spans[row.resource_index].resource.attributes, _RESOURCE_KEYS)
+                res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
+                resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
+                resource_keys[row.resource_index] = resource_key
+            error_type = as_text(found.get(error_attributes.ERROR_TYPE))
+            if not error_type and row.status_code == Status.STATUS_CODE_ERROR:
+                error_type = "_OTHER"
+            seconds = max(row.end_time_unix_nano - row.start_time_unix_nano, 0) / 1e9
+            usage = usage_of(found)
+            key = (resource_key, self._labels(found, error_type))
+            self._count(series.setdefault(key, _Series()), found, usage, seconds)
+            if calls is not None:
+                logs = scope_logs.get(row.resource_index)
+                if logs is None:
+                    rs = resource_spans[row.resource_index]
+                    rl = calls.resource_logs.add()
+                    rl.resource.CopyFrom(rs.resource)
+                    rl.schema_url = rs.schema_url
+                    logs = scope_logs[row.resource_index] = rl.scope_logs.add()
+                    logs.scope.name = SCOPE
+                extra = self._call_extra(found, usage, seconds, _STATUS.get(row.status_code, "UNSET"), error_type)
+                fill_record(logs.log_records.add(), row, now_ns, extra, bool(error_type))
         out = [Batch(Signal.LOGS, calls)] if calls is not None and calls.resource_logs else []
         return Derived(out, functools.partial(self._commit, series) if series else None)
 

@@ -1,0 +1,16 @@
+from typing import Any
+
+class SpanRow(tuple[Any, ...]):
+    resource_index: int
+    scope_index: int
+    span_index: int
+    trace_id: bytes
+    span_id: bytes
+    flags: int
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    status_code: int
+    found: dict[str, Any]
+    copied: bytes
+
+def scan_spans(data: bytes, keys: dict[str, bool], copy_tag: int) -> list[SpanRow]: ...

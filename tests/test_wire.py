@@ -1,0 +1,101 @@
+"""`wire.scan_spans` (compiled) against the protobuf runtime: for any trace request, the same spans in the same
+order, the same ids, times and status, and the same values for the keys asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from llmtap.collector import attributes, wire
+from tests.otlp_data import genai_spans
+
+KEYS = ["a", "b", "gen_ai.usage.input_tokens", "é-key", "missing"]
+"""Keys asked for; the strategies below also make keys that are not asked for."""
+
+scalars = st.one_of(
+    st.text(max_size=20).map(lambda s: AnyValue(string_value=s)),
+    st.booleans().map(lambda b: AnyValue(bool_value=b)),
+    st.integers(-(2**63), 2**63 - 1).map(lambda i: AnyValue(int_value=i)),
+    st.floats(allow_nan=False).map(lambda f: AnyValue(double_value=f)),
+    st.binary(max_size=8).map(lambda b: AnyValue(bytes_value=b)),
+    st.just(AnyValue()),
+)
+
+
+def _array(items: list[AnyValue]) -> AnyValue:
+    value = AnyValue()
+    value.array_value.SetInParent()
+    value.array_value.values.extend(items)
+    return value
+
+
+def _kvlist(items: list[tuple[str, AnyValue]]) -> AnyValue:
+    value = AnyValue()
+    value.kvlist_value.SetInParent()
+    value.kvlist_value.values.extend(KeyValue(key=k, value=v) for k, v in items)
+    return value
+
+
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3).map(_array),
+    st.lists(st.tuples(st.text(max_size=5), inner), max_size=3).map(_kvlist)), max_leaves=6)
+key_values = st.lists(st.tuples(st.sampled_from([*KEYS[:-1], "other", ""]), values), max_size=8)
+
+
+@st.composite
+def requests(draw: Any) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    for _ in range(draw(st.integers(0, 2))):
+        rs = request.resource_spans.add()
+        rs.resource.attributes.add(key="service.name").value.string_value = "svc"
+        for _ in range(draw(st.integers(0, 2))):
+            ss = rs.scope_spans.add()
+            for _ in range(draw(st.integers(0, 3))):
+                span = ss.spans.add(name="s", trace_id=draw(st.binary(min_size=16, max_size=16)),
+                                    span_id=draw(st.binary(min_size=8, max_size=8)),
+                                    start_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+                                    end_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+                                    flags=draw(st.integers(0, 2**32 - 1)))
+                span.status.code = draw(st.sampled_from([0, 1, 2]))
+                span.attributes.extend(KeyValue(key=k, value=v) for k, v in draw(key_values))
+                span.events.add(name="e").attributes.add(key="a").value.string_value = "from an event"
+    return request
+
+
+def _check(request: ExportTraceServiceRequest, copy: set[str]) -> None:
+    rows = wire.scan_spans(request.SerializeToString(), {k: k in copy for k in KEYS}, wire.LOG_RECORD_ATTRIBUTES)
+    expected = [(r, s, i, span) for r, rs in enumerate(request.resource_spans)
+                for s, ss in enumerate(rs.scope_spans) for i, span in enumerate(ss.spans)]
+    assert len(rows) == len(expected)
+    for row, (r, s, i, span) in zip(rows, expected, strict=True):
+        assert (row.resource_index, row.scope_index, row.span_index) == (r, s, i)
+        assert (row.trace_id, row.span_id, row.flags) == (span.trace_id, span.span_id, span.flags)
+        assert (row.start_time_unix_nano, row.end_time_unix_nano) == (span.start_time_unix_nano,
+                                                                       span.end_time_unix_nano)
+        assert row.status_code == span.status.code
+        assert row.found == {kv.key: attributes.value_of(kv.value) for kv in span.attributes if kv.key in KEYS}
+        record = LogRecord.FromString(row.copied)  # framed as LogRecord.attributes
+        assert list(record.attributes) == [kv for kv in span.attributes if kv.key in copy]
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests())
+def test_scan_spans_reads_what_the_protobuf_runtime_reads(request: ExportTraceServiceRequest) -> None:
+    _check(request, {"a", "é-key"})
+
+
+def test_scan_spans_on_genai_spans() -> None:
+    _check(genai_spans(64, content_bytes=512, seed=3), {"gen_ai.usage.input_tokens"})
+
+
+@pytest.mark.parametrize("cut", [1, 7, 100])
+def test_truncated_bytes_are_an_error_not_a_crash(cut: int) -> None:
+    data = genai_spans(4, seed=1).SerializeToString()
+    with pytest.raises(ValueError, match="not a valid ExportTraceServiceRequest"):
+        wire.scan_spans(data[:-cut], {"gen_ai.operation.name": True}, wire.LOG_RECORD_ATTRIBUTES)
