@@ -4,7 +4,10 @@ For each transport (OTLP/HTTP, OTLP/gRPC) and payload (with and without 1 KB of 
 span): a fresh collector subprocess on the default pipeline and a chDB store (and, with content over HTTP,
 the same with no processors: the processors' share of the end-to-end time), 4 concurrent senders of
 512-span requests with ~30 GenAI attributes per span. Reported: spans/s acknowledged, spans/s persisted
-(rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans.
+(rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans, and
+the processors' share of that CPU time (their own `llmtap_processor_cpu_seconds_total`, measured by the
+collector around each processor's work, over the process's CPU time: what they cost of the end-to-end work,
+whichever part is the bottleneck).
 The `store` row is the ceiling: the clickhouse exporter alone inserting the same requests in-process.
 
 The floor is what a straightforward Python exporter does with the same requests in one loop: parse
@@ -199,6 +202,7 @@ def run_collector(payloads: list[bytes], transport: str, processors: bool = True
         persisted = time.perf_counter() - started
         stored = int(client.command("SELECT count() FROM otel_traces"))
         cpu = sum(ps.cpu_times()[:2]) - cpu_before
+        processors_cpu = _processors_cpu(proc.ports["telemetry"])
         peak_rss = _peak_rss(proc.proc.pid)
         stop_process(proc)
         assert stored == total, f"{stored} rows for {total} acknowledged spans"
@@ -206,7 +210,15 @@ def run_collector(payloads: list[bytes], transport: str, processors: bool = True
             "acked_per_s": total / acked, "persisted_per_s": total / persisted,
             "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 1 else 0.0,
             "cpu_s_per_100k": cpu / total * 1e5, "peak_rss_mb": peak_rss / 2**20,
+            "processors_cpu_share": processors_cpu / cpu,
         }
+
+
+def _processors_cpu(port: int) -> float:
+    """Seconds of CPU all processors and connectors took, from the collector's self-metrics."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("llmtap_processor_cpu_seconds_total{"))
 
 
 def _peak_rss(pid: int) -> int:
@@ -222,7 +234,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.requests} requests x {SPANS_PER_REQUEST} spans, {SENDERS} senders, default pipeline, chDB store\n")
     header = f"{'payload':<13} {'transport':<9} {'acked/s':>9} {'persisted/s':>12} {'p99 ms':>8} " \
-             f"{'CPU s/100k':>10} {'peak RSS MB':>11} {'floor/s':>9} {'x floor':>8}"
+             f"{'CPU s/100k':>10} {'peak RSS MB':>11} {'floor/s':>9} {'x floor':>8} {'processors':>10}"
     print(header)
     print("-" * len(header))
     for label, content in (("with content", 1024), ("no content", 0)):
@@ -238,7 +250,7 @@ def main() -> None:
             name = label if processors else "  processors off"
             print(f"{name:<13} {transport:<9} {r['acked_per_s']:>9,.0f} {r['persisted_per_s']:>12,.0f} "
                   f"{r['p99_ms']:>8.0f} {r['cpu_s_per_100k']:>10.2f} {r['peak_rss_mb']:>11.0f} {floor:>9,.0f} "
-                  f"{r['persisted_per_s'] / floor:>7.1f}x", flush=True)
+                  f"{r['persisted_per_s'] / floor:>7.1f}x {r['processors_cpu_share']:>10.0%}", flush=True)
 
 
 if __name__ == "__main__":

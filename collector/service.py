@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import signal as os_signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,13 +246,18 @@ class Service:
         current: Batch | None = batch
         for proc in pipeline.processors[start:]:
             assert current is not None
+            spent = 0.0
             if isinstance(proc, Connector):
+                began = time.thread_time()
                 derived = proc.derive(current)
+                spent = time.thread_time() - began
                 for out in derived.batches:
                     await self._plan(self.routes.get((proc.id, out.signal), []), out, plan)
                 if derived.commit is not None:
                     plan.commits.append(derived.commit)
+            began = time.thread_time()
             current = await proc.process(current)
+            self.telemetry.processor_cpu.labels(proc.id).inc(spent + time.thread_time() - began)
             if current is None:
                 return None
         return current

@@ -78,6 +78,9 @@ class SelfTelemetry:
                                    "Traces a tail sampler decided: kept after the wait, kept early because "
                                    "max_traces was reached (evicted), dropped; late counts spans after a decision",
                                    ["processor", "outcome"], registry=r)
+        self.processor_cpu = Counter("llmtap_processor_cpu_seconds",
+                                     "CPU time the collector's thread spent in a processor or connector (what "
+                                     "each costs, against process_cpu_seconds_total)", ["processor"], registry=r)
         self.ready = Gauge("llmtap_ready", "1 when every component has started", registry=r)
         self._queues: list[BoundedQueue] = []
         r.register(_QueueCollector(lambda: self._queues))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,5 @@ def test_redacted_before_it_leaves_the_collector(tmp_path: Path) -> None:
             metrics = response.read().decode()
         assert 'llmtap_processor_redacted_findings_total{processor="redact",type="PHONE"} 1.0' in metrics
         assert 'llmtap_processor_redacted_findings_total{processor="redact",type="CREDIT_CARD"} 1.0' in metrics
+        cpu = re.search(r'^llmtap_processor_cpu_seconds_total\{processor="redact"\} (\S+)$', metrics, re.M)
+        assert cpu is not None and float(cpu.group(1)) > 0  # what it cost is measured too
