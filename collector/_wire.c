@@ -419,11 +419,155 @@ done:
     return rows;
 }
 
+/* Growable output for rewriting: a message's fields are copied, or rewritten, then framed again. */
+static int out_varint(Out *o, uint64_t v) {
+    uint8_t bytes[10];
+    size_t n = 0;
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        bytes[n++] = c | (v ? 0x80 : 0);
+    } while (v);
+    return out_append(o, bytes, n);
+}
+
+/* The field just read (`start` is where its tag began, `b->p` where it ends), copied as it is. */
+static int out_raw(Out *o, const uint8_t *start, const Buf *b) { return out_append(o, start, b->p - start); }
+
+/* A length-delimited field `number` whose body is `body`. */
+static int out_message(Out *o, uint32_t number, const uint8_t *body, size_t length) {
+    if (out_varint(o, ((uint64_t)number << 3) | 2) < 0 || out_varint(o, length) < 0) return -1;
+    return out_append(o, body, length);
+}
+
+typedef struct {
+    PyObject *additions; /* list of bytes, one per span in scan order */
+    Py_ssize_t next;     /* the next span's position in it */
+} Appending;
+
+/* ScopeSpans with each span's addition appended to its body. */
+static int rewrite_scope_spans(Buf b, Appending *a, Out *o) {
+    Field f;
+    int r;
+    const uint8_t *start = b.p;
+    while ((r = next_field(&b, &f)) == 0) {
+        if (f.number == 2 && f.wire_type == 2) {
+            if (a->next >= PyList_GET_SIZE(a->additions)) {
+                PyErr_SetString(PyExc_ValueError, "more spans than additions");
+                return -1;
+            }
+            PyObject *add = PyList_GET_ITEM(a->additions, a->next++);
+            if (!PyBytes_Check(add)) {
+                PyErr_SetString(PyExc_TypeError, "additions must be bytes");
+                return -1;
+            }
+            Py_ssize_t n = PyBytes_GET_SIZE(add);
+            size_t length = (size_t)(f.bytes.end - f.bytes.p);
+            if (out_varint(o, (2 << 3) | 2) < 0 || out_varint(o, length + n) < 0 ||
+                out_append(o, f.bytes.p, length) < 0 ||
+                out_append(o, (const uint8_t *)PyBytes_AS_STRING(add), n) < 0)
+                return -1;
+        } else if (out_raw(o, start, &b) < 0) {
+            return -1;
+        }
+        start = b.p;
+    }
+    if (r < 0) {
+        malformed();
+        return -1;
+    }
+    return 0;
+}
+
+/* A message whose length-delimited field `number` is rewritten by `inner`, the rest copied. */
+typedef int (*Rewrite)(Buf, Appending *, Out *);
+
+static int rewrite_field(Buf b, uint32_t number, Rewrite inner, Appending *a, Out *o) {
+    Field f;
+    int r;
+    const uint8_t *start = b.p;
+    while ((r = next_field(&b, &f)) == 0) {
+        if (f.number == number && f.wire_type == 2) {
+            Out body = {0};
+            int failed = inner(f.bytes, a, &body) < 0 || out_message(o, number, body.data, body.length) < 0;
+            PyMem_Free(body.data);
+            if (failed) return -1;
+        } else if (out_raw(o, start, &b) < 0) {
+            return -1;
+        }
+        start = b.p;
+    }
+    if (r < 0) {
+        malformed();
+        return -1;
+    }
+    return 0;
+}
+
+static int rewrite_resource_spans(Buf b, Appending *a, Out *o) {
+    return rewrite_field(b, 2, rewrite_scope_spans, a, o); /* scope_spans = 2 */
+}
+
+static PyObject *append_to_spans(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *additions, *result = NULL;
+    Out o = {0};
+    if (!PyArg_ParseTuple(args, "y*O!", &data, &PyList_Type, &additions)) return NULL;
+    Appending a = {additions, 0};
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    if (rewrite_field(request, 1, rewrite_resource_spans, &a, &o) == 0) { /* resource_spans = 1 */
+        if (a.next != PyList_GET_SIZE(additions))
+            PyErr_SetString(PyExc_ValueError, "fewer spans than additions");
+        else
+            result = PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length);
+    }
+    PyMem_Free(o.data);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* Each ResourceSpans' Resource (its message bytes) and schema_url, in order. */
+static PyObject *scan_resources(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *rows;
+    Field rs, f;
+    int r1, r2 = 1;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    rows = PyList_New(0);
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    while (rows != NULL && (r1 = next_field(&request, &rs)) == 0) {
+        if (rs.number != 1 || rs.wire_type != 2) continue;
+        Buf b = rs.bytes, resource = {0}, schema_url = {0};
+        while ((r2 = next_field(&b, &f)) == 0) {
+            if (f.wire_type != 2) continue;
+            if (f.number == 1) resource = f.bytes;
+            else if (f.number == 3) schema_url = f.bytes;
+        }
+        if (r2 < 0) break;
+        PyObject *row = Py_BuildValue("(y#N)", (const char *)resource.p, resource.end - resource.p,
+                                      schema_url.p ? decode_string(schema_url) : PyUnicode_FromString(""));
+        if (row == NULL || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
+        Py_XDECREF(row);
+    }
+    if (rows != NULL && (r1 < 0 || r2 < 0)) {
+        Py_CLEAR(rows);
+        malformed();
+    }
+    PyBuffer_Release(&data);
+    return rows;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS,
      "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
      "values of the attributes named in `keys` (a dict key -> copy) and the KeyValues of those whose copy is "
      "true, each framed as field `copy_tag` (a one-byte protobuf tag)."},
+    {"append_to_spans", append_to_spans, METH_VARARGS,
+     "append_to_spans(data, additions) -> bytes: the ExportTraceServiceRequest with additions[i] (bytes: "
+     "encoded Span fields, such as attributes) appended to the i-th span in scan_spans order."},
+    {"scan_resources", scan_resources, METH_VARARGS,
+     "scan_resources(data) -> [(resource, schema_url)]: each ResourceSpans' Resource message bytes and schema "
+     "URL, in order."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -61,25 +61,40 @@ _RESPONSE: dict[Signal, type[Response]] = {
 
 
 class Batch:
-    """One OTLP export request of one signal, parsed once and serialised at most once."""
+    """One OTLP export request of one signal, parsed at most once and serialised at most once.
 
-    __slots__ = ("_data", "items", "message", "signal")
+    Either form may be the current one: a processor changes the message (then calls `changed()`), or, faster,
+    the bytes (`wire.append_to_spans`, then `replace_data()`): the message is then parsed again only if
+    someone reads it."""
 
-    def __init__(self, signal: Signal, message: Request, data: bytes | None = None, items: int | None = None):
+    __slots__ = ("_data", "_message", "items", "signal")
+
+    def __init__(self, signal: Signal, message: Request | None, data: bytes | None = None,
+                 items: int | None = None):
+        if message is None and (data is None or items is None):
+            raise ValueError("a Batch without its message needs its bytes and item count")
         self.signal = signal
-        self.message = message
+        self._message = message
         self._data = data
         self.items = count_items(signal, message) if items is None else items
 
+    @property
+    def message(self) -> Request:
+        if self._message is None:
+            assert self._data is not None
+            self._message = self.signal.request_type.FromString(self._data)
+        return self._message
+
     def data(self) -> bytes:
-        """The request's wire bytes (the received ones, unless the message was changed)."""
+        """The request's wire bytes (the received ones, unless the request was changed)."""
         if self._data is None:
             self._data = self.message.SerializeToString()
         return self._data
 
     @property
     def received(self) -> bytes | None:
-        """The wire bytes as received, while the message is unchanged (None for JSON, or once changed)."""
+        """The current wire bytes if there are some without serialising (as received, or as a processor left
+        them); None for JSON, or once the message was changed."""
         return self._data
 
     def changed(self) -> None:
@@ -87,9 +102,17 @@ class Batch:
         self._data = None
         self.items = count_items(self.signal, self.message)
 
+    def replace_data(self, data: bytes) -> None:
+        """Call with the request's new bytes after editing them (same items): the message is parsed again from
+        them when next read."""
+        self._data = data
+        self._message = None
+
     def copy(self) -> Batch:
+        if self._message is None:
+            return Batch(self.signal, None, self._data, self.items)  # bytes are immutable: shared
         message = self.signal.request_type()
-        message.CopyFrom(self.message)  # type: ignore[arg-type]
+        message.CopyFrom(self._message)  # type: ignore[arg-type]
         return Batch(self.signal, message, self._data, self.items)
 
 

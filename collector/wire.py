@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import re
+import struct
 from collections.abc import Iterable
 from typing import Any
 
 import hyperscan
 
-from llmtap.collector._wire import SpanRow, scan_spans
+from llmtap.collector._wire import SpanRow, append_to_spans, scan_resources, scan_spans
 
-__all__ = ["LOG_RECORD_ATTRIBUTES", "KeyPrefilter", "SpanRow", "scan_spans", "varint"]
+__all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
+           "scan_resources", "scan_spans", "varint"]
+
+SPAN_ATTRIBUTES = 0x4A
+"""The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""
 
 LOG_RECORD_ATTRIBUTES = 0x32
 """The tag of `LogRecord.attributes` (field 6, length-delimited): `scan_spans` frames copied KeyValues with it,
@@ -44,6 +49,22 @@ def varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def attribute(key: str, value: str | bool | int | float, tag: int = SPAN_ATTRIBUTES) -> bytes:
+    """One attribute as wire bytes: a KeyValue framed as field `tag` (an attribute of a span, by default)."""
+    if isinstance(value, bool):
+        encoded = b"\x10\x01" if value else b"\x10\x00"
+    elif isinstance(value, int):
+        encoded = b"\x18" + varint(value & 0xFFFF_FFFF_FFFF_FFFF)  # int64: negatives as ten-byte varints
+    elif isinstance(value, float):
+        encoded = b"\x21" + struct.pack("<d", value)
+    else:
+        text = value.encode()
+        encoded = b"\x0a" + varint(len(text)) + text
+    name = key.encode()
+    kv = b"\x0a" + varint(len(name)) + name + b"\x12" + varint(len(encoded)) + encoded
+    return bytes((tag,)) + varint(len(kv)) + kv
 
 
 class KeyPrefilter:

@@ -1,5 +1,6 @@
 """`wire.scan_spans` (compiled) against the protobuf runtime: for any trace request, the same spans in the same
-order, the same ids, times and status, and the same values for the keys asked for."""
+order, the same ids, times and status, and the same values for the keys asked for; `append_to_spans` edits a
+request's bytes as adding the attributes to the message would."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from llmtap.collector import attributes, wire
 from tests.otlp_data import genai_spans
@@ -51,9 +53,9 @@ key_values = st.lists(st.tuples(st.sampled_from([*KEYS[:-1], "other", ""]), valu
 @st.composite
 def requests(draw: Any) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
-    for _ in range(draw(st.integers(0, 2))):
-        rs = request.resource_spans.add()
-        rs.resource.attributes.add(key="service.name").value.string_value = "svc"
+    for n in range(draw(st.integers(0, 2))):
+        rs = request.resource_spans.add(schema_url=f"https://opentelemetry.io/schemas/1.{n}")
+        rs.resource.attributes.add(key="service.name").value.string_value = f"svc-{n}"
         for _ in range(draw(st.integers(0, 2))):
             ss = rs.scope_spans.add()
             for _ in range(draw(st.integers(0, 3))):
@@ -99,3 +101,32 @@ def test_truncated_bytes_are_an_error_not_a_crash(cut: int) -> None:
     data = genai_spans(4, seed=1).SerializeToString()
     with pytest.raises(ValueError, match="not a valid ExportTraceServiceRequest"):
         wire.scan_spans(data[:-cut], {"gen_ai.operation.name": True}, wire.LOG_RECORD_ATTRIBUTES)
+
+
+attribute_values = st.one_of(st.text(max_size=20), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+                             st.floats(allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests(), st.lists(st.lists(st.tuples(st.text(max_size=10), attribute_values), max_size=3), max_size=12))
+def test_append_to_spans_is_adding_the_attributes_to_the_message(request: ExportTraceServiceRequest,
+                                                                 added: list[list[tuple[str, Any]]]) -> None:
+    spans = [span for _, span in attributes.spans(request)]
+    added = (added + [[]] * len(spans))[:len(spans)]
+    data = wire.append_to_spans(request.SerializeToString(),
+                                [b"".join(wire.attribute(k, v) for k, v in attrs) for attrs in added])
+    for span, attrs in zip(spans, added, strict=True):
+        for k, v in attrs:
+            attributes.set_value(span.attributes.add(key=k).value, v)
+    assert ExportTraceServiceRequest.FromString(data) == request
+    resources = wire.scan_resources(data)
+    assert [(Resource.FromString(raw), url) for raw, url in resources] == [
+        (rs.resource, rs.schema_url) for rs in request.resource_spans]
+
+
+def test_append_to_spans_needs_one_addition_per_span() -> None:
+    data = genai_spans(3, seed=1).SerializeToString()
+    with pytest.raises(ValueError, match="more spans than additions"):
+        wire.append_to_spans(data, [b"", b""])
+    with pytest.raises(ValueError, match="fewer spans than additions"):
+        wire.append_to_spans(data, [b""] * 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -62,59 +63,75 @@ class CostProcessor(Processor):
     def __init__(self, component_id: str, config: CostConfig):
         super().__init__(component_id)
         self.book = PriceBook(config)
+        self._sources: dict[tuple[str, str], bytes] = {}
+        """The encoded source attributes of each price source and version."""
 
     async def process(self, batch: Batch) -> Batch | None:
         if batch.signal is not Signal.TRACES:
             return batch
-        changed = False
-        resource_spans = batch.message.resource_spans  # type: ignore[union-attr]
-        for row in wire.scan_spans(batch.data(), _KEYS, 0):
-            if row.found:  # only spans with a key of ours or one pricing reads are looked at
-                span = resource_spans[row.resource_index].scope_spans[row.scope_index].spans[row.span_index]
-                changed |= self.price(span, row.found)
-        if changed:
-            batch.changed()
+        rows = wire.scan_spans(batch.data(), _KEYS, 0)
+        if any(not _OURS.isdisjoint(row.found) for row in rows):
+            _set_client_costs_apart(batch, rows)
+            rows = wire.scan_spans(batch.data(), _KEYS, 0)
+        additions = [b""] * len(rows)
+        priced = False
+        for i, row in enumerate(rows):
+            if gen_ai.GEN_AI_OPERATION_NAME in row.found:
+                added = self.price(row.found, row.start_time_unix_nano)
+                if added:
+                    additions[i] = added
+                    priced = True
+        if priced:
+            batch.replace_data(wire.append_to_spans(batch.data(), additions))
         return batch
 
-    def price(self, span: Any, found: dict[str, Any]) -> bool:
-        """Price one span, given the values of its keys in `_READ` and `_OURS`; whether it was changed."""
-        client_sent = not _OURS.isdisjoint(found)
-        if gen_ai.GEN_AI_OPERATION_NAME not in found and not client_sent:
-            return False
-        attrs = span.attributes
-        if client_sent:
-            removed = attributes.remove(attrs, _OURS)
-            client_cost = removed.get(semconv.LLMTAP_COST_USD)
-            if isinstance(client_cost, int | float) and not isinstance(client_cost, bool):
-                attributes.put(attrs, semconv.LLMTAP_COST_CLIENT_USD, float(client_cost))
-        usage = usage_of(found) if gen_ai.GEN_AI_OPERATION_NAME in found else None
+    def price(self, found: dict[str, Any], start_time_unix_nano: int) -> bytes:
+        """The cost attributes of a GenAI span with the values `found` (wire bytes to append to it; none if it
+        reports no token usage)."""
+        usage = usage_of(found)
         if usage is None:
-            return client_sent
+            return b""
         provider = str(found.get(gen_ai.GEN_AI_PROVIDER_NAME) or "")
         models = [str(found[k]) for k in (gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_REQUEST_MODEL)
                   if found.get(k)]
-        price = self.book.find(provider, models, span_time(span.start_time_unix_nano))
-        # No llmtap.cost.* key is left on the span (removed above), so new ones are appended, not searched for.
+        price = self.book.find(provider, models, span_time(start_time_unix_nano))
         if price is None:
-            _append(attrs, semconv.LLMTAP_COST_UNKNOWN_MODEL).bool_value = True
-            return True
+            return _UNKNOWN_MODEL
         cost = price.cost(usage)
-        for key, value in ((semconv.LLMTAP_COST_USD, cost.total), (semconv.LLMTAP_COST_INPUT_USD, cost.input),
-                           (semconv.LLMTAP_COST_CACHE_READ_USD, cost.cache_read),
-                           (semconv.LLMTAP_COST_CACHE_WRITE_USD, cost.cache_write),
-                           (semconv.LLMTAP_COST_OUTPUT_USD, cost.output),
-                           (semconv.LLMTAP_COST_REASONING_USD, cost.reasoning)):
-            _append(attrs, key).double_value = float(value)
+        values = (cost.total, cost.input, cost.cache_read, cost.cache_write, cost.output, cost.reasoning)
+        added = _PARTS.pack(*(x for pair in zip(_HEADS, map(float, values), strict=True) for x in pair))
         if cost.cache_savings > 0:
-            _append(attrs, semconv.LLMTAP_COST_CACHE_SAVINGS_USD).double_value = float(cost.cache_savings)
-        _append(attrs, semconv.LLMTAP_COST_SOURCE).string_value = price.source
-        if price.source_version:
-            _append(attrs, semconv.LLMTAP_COST_SOURCE_VERSION).string_value = price.source_version
-        return True
+            added += _SAVINGS_HEAD + _DOUBLE.pack(float(cost.cache_savings))
+        source = self._sources.get((price.source, price.source_version))
+        if source is None:
+            source = wire.attribute(semconv.LLMTAP_COST_SOURCE, price.source)
+            if price.source_version:
+                source += wire.attribute(semconv.LLMTAP_COST_SOURCE_VERSION, price.source_version)
+            if len(self._sources) < 10_000:
+                self._sources[(price.source, price.source_version)] = source
+        return added + source
 
 
-def _append(attrs: Any, key: str) -> Any:
-    """A new attribute `key`; returns its `AnyValue` to set."""
-    kv = attrs.add()
-    kv.key = key
-    return kv.value
+def _set_client_costs_apart(batch: Batch, rows: list[wire.SpanRow]) -> None:
+    """Remove what a client sent under llmtap's cost keys (its `llmtap.cost.usd` is kept as
+    `llmtap.cost.client_usd`), on the parsed message: rare, so not worth doing on the bytes."""
+    resource_spans = batch.message.resource_spans  # type: ignore[union-attr]
+    for row in rows:
+        if _OURS.isdisjoint(row.found):
+            continue
+        attrs = resource_spans[row.resource_index].scope_spans[row.scope_index].spans[row.span_index].attributes
+        removed = attributes.remove(attrs, _OURS)
+        client_cost = removed.get(semconv.LLMTAP_COST_USD)
+        if isinstance(client_cost, int | float) and not isinstance(client_cost, bool):
+            attributes.put(attrs, semconv.LLMTAP_COST_CLIENT_USD, float(client_cost))
+    batch.changed()
+
+
+_DOUBLE = struct.Struct("<d")
+_HEADS = [wire.attribute(key, 0.0)[:-_DOUBLE.size] for key in (
+    semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
+    semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_OUTPUT_USD, semconv.LLMTAP_COST_REASONING_USD)]
+_PARTS = struct.Struct("<" + "".join(f"{len(head)}sd" for head in _HEADS))
+"""The six cost attributes in one pack: each a double attribute's bytes up to its value, then the value."""
+_SAVINGS_HEAD = wire.attribute(semconv.LLMTAP_COST_CACHE_SAVINGS_USD, 0.0)[:-_DOUBLE.size]
+_UNKNOWN_MODEL = wire.attribute(semconv.LLMTAP_COST_UNKNOWN_MODEL, True)

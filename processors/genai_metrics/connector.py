@@ -24,6 +24,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, ResourceMetrics
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
@@ -251,16 +252,20 @@ class GenAIMetricsConnector(Connector):
         now_ns = time.time_ns()
         series: dict[Key, _Series] = {}
         calls = ExportLogsServiceRequest() if self.config.calls else None
-        resource_spans = batch.message.resource_spans  # type: ignore[union-attr]
+        data = batch.data()
+        resources: list[tuple[bytes, str]] | None = None
         resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
         scope_logs: dict[int, Any] = {}
-        for row in wire.scan_spans(batch.data(), _KEYS, wire.LOG_RECORD_ATTRIBUTES):
+        for row in wire.scan_spans(data, _KEYS, wire.LOG_RECORD_ATTRIBUTES):
             found = row.found
             if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
                 continue
+            if resources is None:
+                resources = wire.scan_resources(data)
             resource_key = resource_keys.get(row.resource_index)
             if resource_key is None:
-                res = attributes.pick(resource_spans[row.resource_index].resource.attributes, _RESOURCE_KEYS)
+                resource = Resource.FromString(resources[row.resource_index][0])
+                res = attributes.pick(resource.attributes, _RESOURCE_KEYS)
                 res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
                 resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
                 resource_keys[row.resource_index] = resource_key
@@ -274,10 +279,11 @@ class GenAIMetricsConnector(Connector):
             if calls is not None:
                 logs = scope_logs.get(row.resource_index)
                 if logs is None:
-                    rs = resource_spans[row.resource_index]
+                    assert resources is not None
+                    resource_bytes, schema_url = resources[row.resource_index]
                     rl = calls.resource_logs.add()
-                    rl.resource.CopyFrom(rs.resource)
-                    rl.schema_url = rs.schema_url
+                    rl.resource.MergeFromString(resource_bytes)
+                    rl.schema_url = schema_url
                     logs = scope_logs[row.resource_index] = rl.scope_logs.add()
                     logs.scope.name = SCOPE
                 extra = self._call_extra(found, usage, seconds, _STATUS.get(row.status_code, "UNSET"), error_type)
