@@ -544,7 +544,8 @@ static PyObject *scan_resources(PyObject *self, PyObject *args) {
             else if (f.number == 3) schema_url = f.bytes;
         }
         if (r2 < 0) break;
-        PyObject *row = Py_BuildValue("(y#N)", (const char *)resource.p, resource.end - resource.p,
+        PyObject *row = Py_BuildValue("(NN)", PyBytes_FromStringAndSize((const char *)resource.p,
+                                                                        resource.end - resource.p),
                                       schema_url.p ? decode_string(schema_url) : PyUnicode_FromString(""));
         if (row == NULL || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
         Py_XDECREF(row);
@@ -555,6 +556,205 @@ static PyObject *scan_resources(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&data);
     return rows;
+}
+
+/* ---- content_text: the text a redactor reads in a trace request, for one scan -------------------------- */
+
+static const uint8_t SEPARATOR[] = {'\n', 0, '\n'}; /* scanner._LEAF_SEPARATOR */
+
+static int out_separated(Out *o, const uint8_t *p, size_t n) {
+    return out_append(o, p, n) < 0 ? -1 : out_append(o, SEPARATOR, sizeof SEPARATOR);
+}
+
+static int hex_digit(uint8_t c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int read_hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+    uint32_t v = 0;
+    if (end - p < 4) return -1;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0) return -1;
+        v = (v << 4) | (uint32_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A code point as UTF-8; surrogates as three bytes, as Python's "surrogatepass" writes them. */
+static int out_code_point(Out *o, uint32_t c) {
+    uint8_t b[4];
+    size_t n;
+    if (c < 0x80) { b[0] = (uint8_t)c; n = 1; }
+    else if (c < 0x800) { b[0] = 0xc0 | (c >> 6); b[1] = 0x80 | (c & 0x3f); n = 2; }
+    else if (c < 0x10000) { b[0] = 0xe0 | (c >> 12); b[1] = 0x80 | ((c >> 6) & 0x3f); b[2] = 0x80 | (c & 0x3f); n = 3; }
+    else { b[0] = 0xf0 | (c >> 18); b[1] = 0x80 | ((c >> 12) & 0x3f); b[2] = 0x80 | ((c >> 6) & 0x3f);
+           b[3] = 0x80 | (c & 0x3f); n = 4; }
+    return out_append(o, b, n);
+}
+
+/* Every double-quoted string in `s`, decoded as JSON decodes it (escapes, surrogate pairs), each followed by
+ * the separator. On text that is not JSON this reads whatever lies between quotes: more text to scan, never
+ * less. An escape JSON does not have ends the string there (such a value is not JSON: the redactor scans it
+ * as plain text, which the caller adds too). */
+static int out_json_strings(Out *o, Buf s) {
+    const uint8_t *p = s.p;
+    while (p < s.end) {
+        if (*p++ != '"') continue;
+        while (p < s.end && *p != '"') {
+            if (*p != '\\') {
+                const uint8_t *run = p;
+                while (p < s.end && *p != '"' && *p != '\\') p++;
+                if (out_append(o, run, p - run) < 0) return -1;
+                continue;
+            }
+            if (s.end - p < 2) { p = s.end; break; }
+            uint8_t e = p[1];
+            uint8_t simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b' : e == 'f' ? '\f'
+                           : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
+            if (simple) {
+                if (out_append(o, &simple, 1) < 0) return -1;
+                p += 2;
+                continue;
+            }
+            uint32_t c, low;
+            if (e != 'u' || read_hex4(p + 2, s.end, &c) < 0) break; /* not JSON */
+            p += 6;
+            if (c >= 0xd800 && c < 0xdc00 && s.end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+                read_hex4(p + 2, s.end, &low) == 0 && low >= 0xdc00 && low < 0xe000) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+                p += 6;
+            }
+            if (out_code_point(o, c) < 0) return -1;
+        }
+        if (out_append(o, SEPARATOR, sizeof SEPARATOR) < 0) return -1;
+        if (p < s.end && *p == '"') p++;
+    }
+    return 0;
+}
+
+/* Each string in an AnyValue (arrays and maps included): as it is, then its quoted strings decoded. */
+static int out_value_text(Out *o, Buf b, int depth) {
+    Field f;
+    int r;
+    if (depth > 64) return 0; /* the protobuf runtime refuses deeper nesting anyway */
+    while ((r = next_field(&b, &f)) == 0) {
+        if (f.wire_type != 2) continue;
+        if (f.number == 1) {
+            if (out_separated(o, f.bytes.p, f.bytes.end - f.bytes.p) < 0 || out_json_strings(o, f.bytes) < 0)
+                return -1;
+        } else if (f.number == 5 || f.number == 6) { /* ArrayValue.values / KeyValueList.values = 1 */
+            Buf items = f.bytes;
+            Field item;
+            int q;
+            while ((q = next_field(&items, &item)) == 0) {
+                if (item.number != 1 || item.wire_type != 2) continue;
+                Buf value = item.bytes;
+                if (f.number == 6) {
+                    Buf key;
+                    if (key_value(item.bytes, &key, &value) < 0) return -1;
+                    if (value.p == NULL) continue;
+                }
+                if (out_value_text(o, value, depth + 1) < 0) return -1;
+            }
+            if (q < 0) return -1;
+        }
+    }
+    return r < 0 ? -1 : 0;
+}
+
+typedef struct {
+    const KeyTable *table;
+    PyObject *prefixes; /* tuple of bytes */
+    int flagged;
+} ContentKeys;
+
+/* 1 for a content key, 2 for a flag, 0 for others. */
+static int content_kind(const ContentKeys *k, Buf key) {
+    const Wanted *w = lookup(k->table, key);
+    if (w != NULL) return w->copy ? 2 : 1;
+    Py_ssize_t n = key.end - key.p;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(k->prefixes); i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(k->prefixes, i);
+        Py_ssize_t m = PyBytes_GET_SIZE(prefix);
+        if (m <= n && memcmp(PyBytes_AS_STRING(prefix), key.p, m) == 0) return 1;
+    }
+    return 0;
+}
+
+/* The content text of one KeyValue list field (`number`) of a message. */
+static int out_attributes_text(Out *o, Buf b, uint32_t number, ContentKeys *k) {
+    Field f;
+    int r;
+    while ((r = next_field(&b, &f)) == 0) {
+        Buf key, value;
+        if (f.number != number || f.wire_type != 2) continue;
+        if (key_value(f.bytes, &key, &value) < 0) return -1;
+        if (key.p == NULL) continue;
+        int kind = content_kind(k, key);
+        if (kind == 2) k->flagged = 1;
+        else if (kind == 1 && value.p != NULL && out_value_text(o, value, 0) < 0) return -1;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+static PyObject *content_text(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *keys, *prefixes, *result = NULL;
+    KeyTable *table = NULL;
+    Out o = {0};
+    Field rs, ss, sp, ev;
+    int r1, r2 = 0, r3 = 0, r4 = 0, failed = 0;
+    if (!PyArg_ParseTuple(args, "y*O!O!", &data, &PyDict_Type, &keys, &PyTuple_Type, &prefixes)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(prefixes, i))) {
+            PyErr_SetString(PyExc_TypeError, "prefixes must be bytes");
+            goto done;
+        }
+    }
+    table = PyMem_Malloc(sizeof *table);
+    if (table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (build_table(table, keys) < 0) goto done;
+    ContentKeys k = {table, prefixes, 0};
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    while (!failed && (r1 = next_field(&request, &rs)) == 0) {
+        if (rs.number != 1 || rs.wire_type != 2) continue;
+        Buf resource_spans = rs.bytes;
+        while (!failed && (r2 = next_field(&resource_spans, &ss)) == 0) {
+            if (ss.number != 2 || ss.wire_type != 2) continue;
+            Buf scope_spans = ss.bytes;
+            while (!failed && (r3 = next_field(&scope_spans, &sp)) == 0) {
+                if (sp.number != 2 || sp.wire_type != 2) continue;
+                failed = out_attributes_text(&o, sp.bytes, 9, &k) < 0; /* Span.attributes */
+                Buf span = sp.bytes;
+                while (!failed && (r4 = next_field(&span, &ev)) == 0)
+                    if (ev.number == 11 && ev.wire_type == 2) /* Span.events; Event.attributes = 3 */
+                        failed = out_attributes_text(&o, ev.bytes, 3, &k) < 0;
+                failed |= r4 < 0;
+            }
+            failed |= r3 < 0;
+        }
+        failed |= r2 < 0;
+    }
+    if (failed || r1 < 0) {
+        if (!PyErr_Occurred()) malformed();
+        goto done;
+    }
+    /* not "y#": it makes None of a NULL pointer (nothing appended), where an empty bytes is meant */
+    result = Py_BuildValue("(NO)", PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length),
+                           k.flagged ? Py_True : Py_False);
+done:
+    PyMem_Free(o.data);
+    PyMem_Free(table);
+    PyBuffer_Release(&data);
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -568,6 +768,11 @@ static PyMethodDef methods[] = {
     {"scan_resources", scan_resources, METH_VARARGS,
      "scan_resources(data) -> [(resource, schema_url)]: each ResourceSpans' Resource message bytes and schema "
      "URL, in order."},
+    {"content_text", content_text, METH_VARARGS,
+     "content_text(data, keys, prefixes) -> (text, flagged): every string in the span and event attributes "
+     "whose key is a content key (keys[key] false, or starting with one of `prefixes`, bytes), as it is and "
+     "then its double-quoted strings decoded as JSON, each followed by scanner._LEAF_SEPARATOR, as UTF-8; "
+     "flagged: whether a key with keys[key] true (a PII flag) is present."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import hyperscan
 
-from llmtap.collector._wire import SpanRow, append_to_spans, scan_resources, scan_spans
+from llmtap.collector._wire import SpanRow, append_to_spans, content_text, scan_resources, scan_spans
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
-           "scan_resources", "scan_spans", "varint"]
+           "content_text", "exact_and_prefixes", "scan_resources", "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""
@@ -49,6 +49,21 @@ def varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def exact_and_prefixes(globs: Iterable[str]) -> tuple[list[str], list[str]] | None:
+    """fnmatch globs over keys as the keys they name exactly, and the prefixes of those whose only wildcard is a
+    final `*`; None when a glob has another wildcard."""
+    exact, prefixes = [], []
+    for glob in globs:
+        wildcard = _WILDCARDS.search(glob)
+        if wildcard is None:
+            exact.append(glob)
+        elif wildcard.start() == len(glob) - 1 and glob.endswith("*"):
+            prefixes.append(glob[:-1])
+        else:
+            return None
+    return exact, prefixes
 
 
 def attribute(key: str, value: str | bool | int | float, tag: int = SPAN_ATTRIBUTES) -> bytes:

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from llmtap import semconv
-from llmtap.collector import attributes
+from llmtap.collector import attributes, wire
 from llmtap.collector.config import ConfigError
 from llmtap.collector.service import parse_config
 from llmtap.collector.signals import Batch, Signal
@@ -192,6 +192,54 @@ def test_requests_without_content_pass_untouched_and_forged_flags_are_still_seen
         b = redacted(config, key, "mail ops@acme.io")
         assert attributes.pick(b.message.resource_spans[0].scope_spans[0].spans[1].attributes,  # type: ignore[union-attr]
                                {key}) == {key: "mail <EMAIL>"}, key
+
+
+def _with_content(text: str, shape: int) -> ExportTraceServiceRequest:
+    request = genai_spans(2)
+    span = request.resource_spans[0].scope_spans[0].spans[1]
+    message = [{"role": "user", "parts": [{"type": "text", "content": text}]}]
+    if shape == 0:  # as Python instrumentations write it: non-ASCII and newlines escaped
+        span.attributes.append(kv("gen_ai.input.messages", json.dumps(message)))
+    elif shape == 1:
+        span.attributes.append(kv("gen_ai.output.messages", json.dumps(message, ensure_ascii=False)))
+    elif shape == 2:  # plain text (or a corpus JSON text as it is) under a prefix glob
+        span.attributes.append(kv("gen_ai.prompt.0.content", text))
+    elif shape == 3:  # in a span event
+        span.events.add(name="gen_ai.user.message").attributes.append(kv("gen_ai.event.content", json.dumps(
+            {"content": text})))
+    else:  # in an array
+        span.attributes.append(kv("gen_ai.tool.call.arguments", ["x", text]))
+    return request
+
+
+def test_a_request_read_clean_from_its_bytes_is_one_the_per_span_path_leaves_unchanged() -> None:
+    """The corpus in five shapes (escaped and raw JSON messages, plain text under a prefix glob, an event's and
+    an array's values): the result with the one-scan check on the bytes equals the per-span path's, and a request the
+    check lets through unread is one the per-span path does not change (what proves the check safe). Ordinary
+    content passes it (what makes it worth having); so do some hard negatives, which are made to look like PII."""
+    processor = RedactProcessor("redact", RedactConfig())
+    assert processor._content_keys is not None
+    samples = generate()
+    passed_negatives = negatives = 0
+    for i, sample in enumerate(samples):
+        request = _with_content(sample.text, i % 5)
+        data = request.SerializeToString()
+        per_span = Batch(Signal.TRACES, ExportTraceServiceRequest.FromString(data))  # no bytes: every span read
+        asyncio.run(processor.process(per_span))
+        from_bytes = Batch(Signal.TRACES, ExportTraceServiceRequest.FromString(data), data)
+        asyncio.run(processor.process(from_bytes))
+        assert from_bytes.message == per_span.message, sample.text
+        text, flagged = wire.content_text(data, *processor._content_keys)
+        passed = not flagged and processor.scanner.clean(text)
+        if passed:
+            assert per_span.message == request, sample.text
+        if not sample.entities:
+            negatives += 1
+            passed_negatives += passed
+    assert 0 < passed_negatives < negatives, (passed_negatives, negatives)
+    ordinary = genai_spans(8, content_bytes=2000).SerializeToString()
+    text, flagged = wire.content_text(ordinary, *processor._content_keys)
+    assert len(text) > 8 * 2000 and not flagged and processor.scanner.clean(text)
 
 
 def test_key_cache_stays_bounded_and_right() -> None:

@@ -130,3 +130,28 @@ def test_append_to_spans_needs_one_addition_per_span() -> None:
         wire.append_to_spans(data, [b"", b""])
     with pytest.raises(ValueError, match="fewer spans than additions"):
         wire.append_to_spans(data, [b""] * 4)
+
+
+def test_a_request_without_resources_or_content_reads_as_empty_bytes() -> None:
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="no resource, no attributes")
+    data = request.SerializeToString()
+    assert wire.scan_resources(data) == [(b"", "")]
+    assert wire.content_text(data, {"gen_ai.input.messages": False}, (b"gen_ai.prompt.",)) == (b"", False)
+
+
+def test_content_text_reads_content_keys_in_spans_and_events_and_decodes_json_strings() -> None:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
+    span.attributes.add(key="gen_ai.input.messages").value.string_value = '[{"c": "a\\nb \\u00e9 \\ud83d\\ude00"}]'
+    span.attributes.add(key="gen_ai.prompt.0.content").value.string_value = "prefix"
+    span.attributes.add(key="other").value.string_value = "not content"
+    event = span.events.add(name="e")
+    event.attributes.add(key="gen_ai.input.messages").value.array_value.values.add().string_value = "in event"
+    event.attributes.add(key="flag").value.bool_value = True
+    text, flagged = wire.content_text(request.SerializeToString(), {"gen_ai.input.messages": False, "flag": True},
+                                      (b"gen_ai.prompt.",))
+    separator = b"\n\x00\n"
+    assert text.split(separator) == [b'[{"c": "a\\nb \\u00e9 \\ud83d\\ude00"}]', b"c", "a\nb é 😀".encode(),
+                                     b"prefix", b"in event", b""]
+    assert flagged

@@ -2,7 +2,8 @@
 and in log bodies, and flags each item it found something in.
 
 A protobuf trace request whose bytes hold no content key and no PII flag (content capture is off by default)
-is passed on without reading its spans (collector/wire.py)."""
+is passed on without reading its spans (collector/wire.py); so is one whose content, read from its bytes and
+scanned in one pass, has nothing any detector could match (`wire.content_text`, `Scanner.clean`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from llmtap import semconv
-from llmtap.collector import attributes
+from llmtap.collector import attributes, wire
 from llmtap.collector.component import Host, Processor
 from llmtap.collector.signals import Batch, Signal
 from llmtap.collector.telemetry import SelfTelemetry
@@ -29,12 +30,24 @@ _MAX_KEYS = 10_000
 """Attribute keys whose kind is remembered."""
 
 
+def _content_keys(config: RedactConfig) -> tuple[dict[str, bool], tuple[bytes, ...]] | None:
+    """The content keys as `wire.content_text` takes them (exact keys, and the flags as true; prefixes); None
+    when a glob is more than a key or a prefix, or custom patterns or named entities are configured (their
+    matches cannot be proved absent from the joined text that way: anchors, lookarounds, models)."""
+    split = wire.exact_and_prefixes(config.attributes)
+    if config.patterns or config.ner is not None or split is None:
+        return None
+    exact, prefixes = split
+    return dict.fromkeys(exact, False) | dict.fromkeys(_FLAGS, True), tuple(p.encode() for p in prefixes)
+
+
 class RedactProcessor(Processor):
     def __init__(self, component_id: str, config: RedactConfig):
         super().__init__(component_id)
         self.scanner = Scanner(config)
         self._content = re.compile("|".join(fnmatch.translate(g) for g in config.attributes) or "(?!)")
         self._wire = KeyPrefilter.from_globs(config.attributes, whole=_FLAGS)
+        self._content_keys = _content_keys(config)
         self._keys: dict[str, int] = {}
         """Per attribute key seen: _CONTENT, _FLAG or _OTHER."""
         self._telemetry: SelfTelemetry | None = None
@@ -51,6 +64,10 @@ class RedactProcessor(Processor):
             received = batch.received
             if received is not None and self._wire is not None and not self._wire.maybe_in(received):
                 return batch
+            if received is not None and self._content_keys is not None:
+                text, flagged = wire.content_text(received, *self._content_keys)
+                if not flagged and self.scanner.clean(text):
+                    return batch  # content, but nothing in it to redact: one scan, no span read
             for _, span in attributes.spans(batch.message):
                 types: set[str] = set()
                 redacted, forged = self._attributes(span.attributes, types, found)

@@ -11,6 +11,7 @@ text, the pattern's type wins.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import hmac
 import json
@@ -85,6 +86,8 @@ class Scanner:
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
         self._everywhere: list[int] = []
         self._locators: dict[int, hyperscan.Database] = {}
+        self._anywhere: hyperscan.Database | None = None
+        """Every detector, multi-line, for `clean`."""
         self._prefilter = self._compile()
 
     def _compile(self) -> hyperscan.Database | None:
@@ -109,7 +112,29 @@ class Scanner:
             return None
         database = hyperscan.Database()
         database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        if not self._everywhere:
+            self._anywhere = hyperscan.Database()
+            self._anywhere.compile(expressions=expressions, ids=ids, elements=len(ids),
+                                   flags=[f | hyperscan.HS_FLAG_MULTILINE for f in flags])
         return database
+
+    def clean(self, text: bytes) -> bool:
+        """True when no detector can match anywhere in `text` (UTF-8: many texts, each followed by
+        `_LEAF_SEPARATOR`, such as `wire.content_text` returns), so none of them has anything to redact.
+        Multi-line: `^` and `$` also match at each text's edges. False when that cannot be known this way (a
+        custom pattern Hyperscan cannot compile, named entities)."""
+        if self._anywhere is None or self.entities is not None:
+            return self._prefilter is None and not self._everywhere and self.entities is None
+        found = False
+
+        def fired(*_: Any) -> bool:
+            nonlocal found
+            found = True
+            return True  # one match answers the question: stop
+
+        with contextlib.suppress(hyperscan.ScanTerminated):
+            self._anywhere.scan(text, match_event_handler=fired)
+        return not found
 
     def locate(self, text: str) -> Places:
         """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
