@@ -9,7 +9,8 @@ of message content each (PII-free: for the scanner on PII-dense text see bench/r
 `genai_metrics` row includes serialising the records it derives and committing its counts (the periodic
 flush of the series is not in it); `sample/tail` holds every span, then decides and
 releases them all (serialising the kept ones); `chain` is normalize -> redact -> cost -> genai_metrics ->
-sample (head 0.5) on the same request, as in a pipeline.
+sample (head 0.5) on the same request, as in a pipeline, and `chain/default` the same with the default
+`sample: {}` (keeps everything): the embedded default pipeline.
 Run: `.venv/bin/python -m bench.processors`.
 """
 
@@ -105,6 +106,10 @@ def main() -> None:
                           RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
                           GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
                           SampleProcessor("sample", head))),
+        ("chain/default", through(NormalizeProcessor("normalize", NormalizeConfig()),
+                                  RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
+                                  GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
+                                  SampleProcessor("sample", SampleConfig()))),
     ]
     for name, step in rows:
         rate = spans_per_second(payloads, step, args.rounds)
