@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
+.PHONY: serve test c-compiler debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
 
-$(STAMP): pyproject.toml collector/_wire.c
+$(STAMP): pyproject.toml collector/_wire.c | c-compiler
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml collector/_wire.c
 
 serve: $(STAMP)
 	$(BIN)/llmtap serve $(if $(CONFIG),--config $(CONFIG))
+
+# gcc builds llmtap's one C module (collector/_wire.c) when pip installs the project.
+c-compiler:
+	command -v gcc >/dev/null \
+	  || $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev)
 
 # Debian packages the tests run for real: Prometheus (and promtool) for the prometheus exporter and the alert
 # rules, Alertmanager's amtool for the routing example.
@@ -39,7 +45,7 @@ unit: $(STAMP)
 # in a second virtualenv: the main one has the newest (openai 3.x on httpx2, anthropic 2.x).
 COMPAT := .venv-compat
 COMPAT_SDKS := 'openai==2.0.*' 'anthropic==0.47.*'
-$(COMPAT)/.installed: pyproject.toml collector/_wire.c
+$(COMPAT)/.installed: pyproject.toml collector/_wire.c | c-compiler
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
 	$(COMPAT)/bin/python -m pip install --quiet -e '.[dev]' $(COMPAT_SDKS)
