@@ -445,40 +445,6 @@ typedef struct {
     Py_ssize_t next;     /* the next span's position in it */
 } Appending;
 
-/* ScopeSpans with each span's addition appended to its body. */
-static int rewrite_scope_spans(Buf b, Appending *a, Out *o) {
-    Field f;
-    int r;
-    const uint8_t *start = b.p;
-    while ((r = next_field(&b, &f)) == 0) {
-        if (f.number == 2 && f.wire_type == 2) {
-            if (a->next >= PyList_GET_SIZE(a->additions)) {
-                PyErr_SetString(PyExc_ValueError, "more spans than additions");
-                return -1;
-            }
-            PyObject *add = PyList_GET_ITEM(a->additions, a->next++);
-            if (!PyBytes_Check(add)) {
-                PyErr_SetString(PyExc_TypeError, "additions must be bytes");
-                return -1;
-            }
-            Py_ssize_t n = PyBytes_GET_SIZE(add);
-            size_t length = (size_t)(f.bytes.end - f.bytes.p);
-            if (out_varint(o, (2 << 3) | 2) < 0 || out_varint(o, length + n) < 0 ||
-                out_append(o, f.bytes.p, length) < 0 ||
-                out_append(o, (const uint8_t *)PyBytes_AS_STRING(add), n) < 0)
-                return -1;
-        } else if (out_raw(o, start, &b) < 0) {
-            return -1;
-        }
-        start = b.p;
-    }
-    if (r < 0) {
-        malformed();
-        return -1;
-    }
-    return 0;
-}
-
 /* A message whose length-delimited field `number` is rewritten by `inner`, the rest copied. */
 typedef int (*Rewrite)(Buf, Appending *, Out *);
 
@@ -502,6 +468,25 @@ static int rewrite_field(Buf b, uint32_t number, Rewrite inner, Appending *a, Ou
         return -1;
     }
     return 0;
+}
+
+/* A span's body with its addition after it. */
+static int append_to_span(Buf span, Appending *a, Out *o) {
+    if (a->next >= PyList_GET_SIZE(a->additions)) {
+        PyErr_SetString(PyExc_ValueError, "more spans than additions");
+        return -1;
+    }
+    PyObject *add = PyList_GET_ITEM(a->additions, a->next++);
+    if (!PyBytes_Check(add)) {
+        PyErr_SetString(PyExc_TypeError, "additions must be bytes");
+        return -1;
+    }
+    if (out_append(o, span.p, span.end - span.p) < 0) return -1;
+    return out_append(o, (const uint8_t *)PyBytes_AS_STRING(add), PyBytes_GET_SIZE(add));
+}
+
+static int rewrite_scope_spans(Buf b, Appending *a, Out *o) {
+    return rewrite_field(b, 2, append_to_span, a, o); /* spans = 2 */
 }
 
 static int rewrite_resource_spans(Buf b, Appending *a, Out *o) {
