@@ -622,11 +622,13 @@ static int out_json_strings(Out *o, Buf s) {
     return 0;
 }
 
-/* Each string in an AnyValue (arrays and maps included): as it is, then its quoted strings decoded. */
+/* Each string in an AnyValue (arrays and maps included): as it is, then its quoted strings decoded. 1 when
+ * the value nests deeper than this reads (its text is then incomplete), -1 on error. */
+#define MAX_DEPTH 32
 static int out_value_text(Out *o, Buf b, int depth) {
     Field f;
     int r;
-    if (depth > 64) return 0; /* the protobuf runtime refuses deeper nesting anyway */
+    if (depth > MAX_DEPTH) return 1;
     while ((r = next_field(&b, &f)) == 0) {
         if (f.wire_type != 2) continue;
         if (f.number == 1) {
@@ -644,7 +646,8 @@ static int out_value_text(Out *o, Buf b, int depth) {
                     if (key_value(item.bytes, &key, &value) < 0) return -1;
                     if (value.p == NULL) continue;
                 }
-                if (out_value_text(o, value, depth + 1) < 0) return -1;
+                int inner = out_value_text(o, value, depth + 1);
+                if (inner != 0) return inner;
             }
             if (q < 0) return -1;
         }
@@ -682,7 +685,11 @@ static int out_attributes_text(Out *o, Buf b, uint32_t number, ContentKeys *k) {
         if (key.p == NULL) continue;
         int kind = content_kind(k, key);
         if (kind == 2) k->flagged = 1;
-        else if (kind == 1 && value.p != NULL && out_value_text(o, value, 0) < 0) return -1;
+        else if (kind == 1 && value.p != NULL) {
+            int read = out_value_text(o, value, 0);
+            if (read < 0) return -1;
+            if (read > 0) k->flagged = 1; /* too deep to read here: the caller reads it span by span */
+        }
     }
     return r < 0 ? -1 : 0;
 }
@@ -757,7 +764,8 @@ static PyMethodDef methods[] = {
      "content_text(data, keys, prefixes) -> (text, flagged): every string in the span and event attributes "
      "whose key is a content key (keys[key] false, or starting with one of `prefixes`, bytes), as it is and "
      "then its double-quoted strings decoded as JSON, each followed by scanner._LEAF_SEPARATOR, as UTF-8; "
-     "flagged: whether a key with keys[key] true (a PII flag) is present."},
+     "flagged: whether a key with keys[key] true (a PII flag) is present, or a content value nests too deep "
+     "to read here (either way the caller must read the spans)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -242,6 +242,21 @@ def test_a_request_read_clean_from_its_bytes_is_one_the_per_span_path_leaves_unc
     assert len(text) > 8 * 2000 and not flagged and processor.scanner.clean(text)
 
 
+def test_content_nested_too_deep_to_read_from_the_bytes_is_still_redacted() -> None:
+    request = genai_spans(1)
+    value = request.resource_spans[0].scope_spans[0].spans[0].attributes.add(key="gen_ai.input.messages").value
+    for _ in range(40):
+        value = value.array_value.values.add()
+    value.string_value = "mail jo@acme.io"
+    batch = Batch(Signal.TRACES, request, request.SerializeToString())
+    asyncio.run(RedactProcessor("redact", RedactConfig()).process(batch))
+    span = batch.message.resource_spans[0].scope_spans[0].spans[0]  # type: ignore[union-attr]
+    [leaf] = [kv.value for kv in span.attributes if kv.key == "gen_ai.input.messages"]
+    for _ in range(40):
+        leaf = leaf.array_value.values[0]
+    assert leaf.string_value == "mail <EMAIL>"
+
+
 def test_key_cache_stays_bounded_and_right() -> None:
     """Keys with ids in them (`tool.<uuid>.result`) are each seen once: remembering every key's kind must not
     grow without end, and classifying after the cache was emptied must still be right."""

@@ -155,3 +155,14 @@ def test_content_text_reads_content_keys_in_spans_and_events_and_decodes_json_st
     assert text.split(separator) == [b'[{"c": "a\\nb \\u00e9 \\ud83d\\ude00"}]', b"c", "a\nb é 😀".encode(),
                                      b"prefix", b"in event", b""]
     assert flagged
+
+
+def test_content_nested_deeper_than_content_text_reads_is_flagged_for_the_per_span_path() -> None:
+    request = ExportTraceServiceRequest()
+    value = request.resource_spans.add().scope_spans.add().spans.add(name="s").attributes.add(
+        key="gen_ai.input.messages").value
+    for _ in range(40):
+        value = value.array_value.values.add()
+    value.string_value = "mail jo@acme.io"
+    text, flagged = wire.content_text(request.SerializeToString(), {"gen_ai.input.messages": False}, ())
+    assert flagged and b"jo@acme.io" not in text
