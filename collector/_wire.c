@@ -749,6 +749,42 @@ done:
     return result;
 }
 
+/* ---- events_only: whether every log record of a logs request is one event ---------------------------- */
+
+static PyObject *events_only(PyObject *self, PyObject *args) {
+    Py_buffer data, name;
+    Field rl, sl, lr, f;
+    int r1, r2 = 0, r3 = 0, r4 = 0, records = 0, others = 0;
+    if (!PyArg_ParseTuple(args, "y*y*", &data, &name)) return NULL;
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    while (!others && (r1 = next_field(&request, &rl)) == 0) { /* ExportLogsServiceRequest.resource_logs = 1 */
+        if (rl.number != 1 || rl.wire_type != 2) continue;
+        Buf resource_logs = rl.bytes;
+        while (!others && (r2 = next_field(&resource_logs, &sl)) == 0) { /* ResourceLogs.scope_logs = 2 */
+            if (sl.number != 2 || sl.wire_type != 2) continue;
+            Buf scope_logs = sl.bytes;
+            while (!others && (r3 = next_field(&scope_logs, &lr)) == 0) { /* ScopeLogs.log_records = 2 */
+                if (lr.number != 2 || lr.wire_type != 2) continue;
+                Buf record = lr.bytes, event = {0};
+                records++;
+                while ((r4 = next_field(&record, &f)) == 0)
+                    if (f.number == 12 && f.wire_type == 2) event = f.bytes; /* LogRecord.event_name = 12 */
+                if (r4 < 0) break;
+                others = (event.end - event.p) != name.len || memcmp(event.p, name.buf, name.len) != 0;
+            }
+            if (r3 < 0 || r4 < 0) break;
+        }
+        if (r2 < 0 || r3 < 0 || r4 < 0) {
+            r1 = -1;
+            break;
+        }
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&name);
+    if (!others && r1 < 0) return malformed();
+    return PyBool_FromLong(records > 0 && !others);
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS,
      "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
@@ -766,6 +802,9 @@ static PyMethodDef methods[] = {
      "then its double-quoted strings decoded as JSON, each followed by scanner._LEAF_SEPARATOR, as UTF-8; "
      "flagged: whether a key with keys[key] true (a PII flag) is present, or a content value nests too deep "
      "to read here (either way the caller must read the spans)."},
+    {"events_only", events_only, METH_VARARGS,
+     "events_only(data, name) -> bool: whether an ExportLogsServiceRequest has log records and every one of "
+     "them is the event `name` (its event_name, bytes)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,10 +22,17 @@ from typing import Any
 
 import hyperscan
 
-from llmtap.collector._wire import SpanRow, append_to_spans, content_text, scan_resources, scan_spans
+from llmtap.collector._wire import (
+    SpanRow,
+    append_to_spans,
+    content_text,
+    events_only,
+    scan_resources,
+    scan_spans,
+)
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
-           "content_text", "exact_and_prefixes", "scan_resources", "scan_spans", "varint"]
+           "content_text", "events_only", "exact_and_prefixes", "scan_resources", "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""

@@ -71,7 +71,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
     assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
     latest = max(version for version, _, _ in schema.migrations(schema.SchemaOptions()))
-    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 5
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 6
     # The connector's series add up to the spans: requests, inclusive input tokens, cost.
     sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
     wait_for(lambda: client.command(sums + "'llmtap.requests'") == 50)  # flushed every second
@@ -189,6 +189,61 @@ def test_bad_requests_are_isolated_and_the_rest_of_the_batch_lands(tmp_path: Pat
     first, rows, again, rows_again = json.loads(result.stdout.strip().splitlines()[-1])
     assert first == [3, 6] and again == [3, 6]
     assert rows == 1 + 2 + 3 + 4 + 5 and rows_again == rows
+
+
+CALLS = """
+import asyncio, json, sys
+from pathlib import Path
+from llmtap.collector.component import Host
+from llmtap.collector.queue import PermanentError
+from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig
+from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from tests.otlp_data import genai_spans, log_records
+
+data = Path(sys.argv[1])
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch"))
+asyncio.run(exporter.start(Host(data, SelfTelemetry())))
+connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
+tables = []
+insert = exporter._insert
+exporter._insert = lambda table, *args: (tables.append(table), insert(table, *args))[1]
+
+def calls(n):
+    return connector.derive(Batch(Signal.TRACES, genai_spans(n, seed=n))).batches[0].message
+
+mixed = log_records(1)  # one request: an application's record and a call record
+mixed.resource_logs.extend(calls(1).resource_logs)
+corrupt = b"\\x0a\\x02\\x08\\x01"
+batch = [log_records(3).SerializeToString(), calls(2).SerializeToString(), corrupt, log_records(2).SerializeToString(),
+         calls(3).SerializeToString(), mixed.SerializeToString()]
+out = []
+for attempt in range(2):  # the same batch retried with the same token: refused the same way, nothing twice
+    try:
+        exporter.export(Signal.LOGS, batch, "batch-1")
+        out.append(None)
+    except PermanentError as exc:
+        out.append(exc.refused)
+    client = exporter._clients.get()
+    out.append([client.command("SELECT count() FROM otel_logs"), client.command("SELECT count() FROM llm_calls")])
+    exporter._clients.put(client)
+print(json.dumps([*out, sorted(set(tables))]))
+"""
+
+
+def test_requests_of_call_records_only_take_their_own_staging_table_and_mixed_batches_land_once(
+        tmp_path: Path) -> None:
+    """A logs batch of application logs, the connector's call records, a corrupt request and a request with
+    both: call-only requests go to the table only llm_calls reads, the rest as before, each part isolated from
+    the other (a refusal among the logs never inserts the calls again), and a retry lands nothing twice."""
+    result = subprocess.run([sys.executable, "-c", CALLS, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, rows, again, rows_again, tables = json.loads(result.stdout.strip().splitlines()[-1])
+    assert first == [2] and again == [2]
+    assert rows == [3 + 2 + 1, 2 + 3 + 1] and rows_again == rows
+    assert tables == [schema.CALLS_STAGING, "otlp_logs_in"]
 
 
 @given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=40), st.integers(1, 6))

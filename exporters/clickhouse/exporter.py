@@ -1,7 +1,8 @@
 """The ClickHouse exporter: hands OTLP bytes to ClickHouse, which flattens them (DESIGN.md, "The hot path").
 
 One insert per batch: the queued requests, each prefixed by its varint length, `INSERT INTO
-otlp_<signal>_in FORMAT Protobuf` with the schema sent along. A deduplication token per batch makes a
+otlp_<signal>_in FORMAT Protobuf` with the schema sent along (logs requests of `llmtap.llm_call` records only
+into `otlp_calls_in`, which only the llm_calls view reads). A deduplication token per batch makes a
 retried insert land once. The same code serves the embedded chDB engine (`chdb:///path`) and a
 ClickHouse server (`http(s)://user:pass@host:8123/db`).
 """
@@ -19,12 +20,13 @@ import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from pydantic import Field
 
+from llmtap import semconv
 from llmtap.collector.component import Exporter, Host
 from llmtap.collector.config import Duration
 from llmtap.collector.exporter import ExporterSettings
 from llmtap.collector.queue import BatchConfig, PermanentError, RetryableError
 from llmtap.collector.signals import Signal
-from llmtap.collector.wire import varint
+from llmtap.collector.wire import events_only, varint
 from llmtap.exporters.clickhouse import schema
 
 log = logging.getLogger("llmtap.exporter.clickhouse")
@@ -34,6 +36,8 @@ PROTO_SCHEMA = resources.files("llmtap.exporters.clickhouse").joinpath("otlp.pro
 # ClickHouse error codes that mean "this data will never insert": retrying cannot help.
 _BAD_DATA_CODES = {6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 434, 438, 439, 444, 2010}
 
+
+_LLM_CALL = semconv.LLMTAP_LLM_CALL_EVENT.encode()
 
 class ClickHouseExporterConfig(ExporterSettings):
     dsn: str
@@ -161,20 +165,40 @@ class ClickHouseExporter(Exporter):
     def _insert_isolating(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> list[int]:
         """Insert; when ClickHouse refuses the data, halve the requests until the refused ones are alone, insert
         the rest, and return the indexes of the refused ones. The halves' tokens derive from the batch's, so a
-        retried batch bisects the same way and nothing lands twice."""
+        retried batch bisects the same way and nothing lands twice.
+
+        Logs requests of `llmtap.llm_call` records only (the genai_metrics connector's) go to their own staging
+        table, which only the llm_calls view reads; the others, as two inserts isolated from each other (so
+        a refusal of one never inserts the other again)."""
+        table = schema.STAGING[signal.value][0]
+        if signal is Signal.LOGS:
+            calls = [i for i, p in enumerate(payloads) if events_only(p, _LLM_CALL)]
+            if calls and len(calls) < len(payloads):
+                taken = set(calls)
+                others = [i for i in range(len(payloads)) if i not in taken]
+                refused = [others[i] for i in self._bisecting(table, signal, [payloads[i] for i in others],
+                                                              dedup_token)]
+                refused += [calls[i] for i in self._bisecting(schema.CALLS_STAGING, signal,
+                                                              [payloads[i] for i in calls], f"{dedup_token}.calls")]
+                return sorted(refused)
+            if calls:
+                table = schema.CALLS_STAGING
+        return self._bisecting(table, signal, payloads, dedup_token)
+
+    def _bisecting(self, table: str, signal: Signal, payloads: list[bytes], dedup_token: str) -> list[int]:
         try:
-            self._insert(signal, payloads, dedup_token)
+            self._insert(table, signal, payloads, dedup_token)
             return []
         except PermanentError:
             if len(payloads) == 1:
                 return [0]
         middle = len(payloads) // 2
-        left = self._insert_isolating(signal, payloads[:middle], f"{dedup_token}.0")
-        right = self._insert_isolating(signal, payloads[middle:], f"{dedup_token}.1")
+        left = self._bisecting(table, signal, payloads[:middle], f"{dedup_token}.0")
+        right = self._bisecting(table, signal, payloads[middle:], f"{dedup_token}.1")
         return left + [middle + i for i in right]
 
-    def _insert(self, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
-        table, message, _columns = schema.STAGING[signal.value]
+    def _insert(self, table: str, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
+        message = schema.STAGING[signal.value][1]
         blob = b"".join(varint(len(p)) + p for p in payloads)
         settings = {
             "format_schema_source": "string",
