@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from hypothesis import given
@@ -17,6 +18,7 @@ from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+from llmtap.collector.signals import Signal
 from llmtap.exporters.clickhouse import schema
 from llmtap.exporters.clickhouse.exporter import split_batch
 from tests.conftest import Process, read_client, wait_for
@@ -150,48 +152,7 @@ def test_stats_and_demo_commands(store: Process) -> None:
     assert "InputTokens" in requests.post(base, data="DESCRIBE TABLE llm_calls").text
 
 
-BISECT = """
-import asyncio, json, sys
-from pathlib import Path
-from llmtap.collector.component import Host
-from llmtap.collector.queue import PermanentError
-from llmtap.collector.signals import Signal
-from llmtap.collector.telemetry import SelfTelemetry
-from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig
-from tests.otlp_data import genai_spans
-
-data = Path(sys.argv[1])
-exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch", insert_parallelism=2))
-asyncio.run(exporter.start(Host(data, SelfTelemetry())))
-corrupt = b"\\x0a\\x02\\x08\\x01"  # resource_spans whose resource is a varint: ClickHouse code 444
-batch = [genai_spans(n, seed=n).SerializeToString() for n in (1, 2, 3)] + [corrupt]
-batch += [genai_spans(n, seed=n).SerializeToString() for n in (4, 5)] + [corrupt]
-out = []
-for attempt in range(2):  # the same batch retried with the same token: refused the same way, nothing twice
-    try:
-        exporter.export(Signal.TRACES, batch, "batch-1")
-        out.append(None)
-    except PermanentError as exc:
-        out.append(exc.refused)
-    client = exporter._clients.get()
-    out.append(client.command("SELECT count() FROM otel_traces"))
-    exporter._clients.put(client)
-print(json.dumps(out))
-"""
-
-
-def test_bad_requests_are_isolated_and_the_rest_of_the_batch_lands(tmp_path: Path) -> None:
-    """ClickHouse refuses a whole insert for one corrupt request: the exporter halves the batch until the
-    corrupt ones stand alone, inserts the rest and names only those as refused."""
-    result = subprocess.run([sys.executable, "-c", BISECT, str(tmp_path)], capture_output=True, text=True,
-                            timeout=300, cwd=Path(__file__).parent.parent)
-    assert result.returncode == 0, result.stderr[-3000:]
-    first, rows, again, rows_again = json.loads(result.stdout.strip().splitlines()[-1])
-    assert first == [3, 6] and again == [3, 6]
-    assert rows == 1 + 2 + 3 + 4 + 5 and rows_again == rows
-
-
-CALLS = """
+ISOLATION = """
 import asyncio, json, sys
 from pathlib import Path
 from llmtap.collector.component import Host
@@ -202,34 +163,56 @@ from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseE
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
 from tests.otlp_data import genai_spans, log_records
 
-data = Path(sys.argv[1])
-exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch"))
+data, signal = Path(sys.argv[1]), Signal(sys.argv[2])
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch", insert_parallelism=2))
 asyncio.run(exporter.start(Host(data, SelfTelemetry())))
-connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
 tables = []
 insert = exporter._insert
 exporter._insert = lambda table, *args: (tables.append(table), insert(table, *args))[1]
+corrupt = b"\\x0a\\x02\\x08\\x01"  # resource_* whose resource is a varint: ClickHouse code 444
+if signal is Signal.TRACES:
+    batch = [genai_spans(n, seed=n).SerializeToString() for n in (1, 2, 3)] + [corrupt]
+    batch += [genai_spans(n, seed=n).SerializeToString() for n in (4, 5)] + [corrupt]
+    counted = ["otel_traces"]
+else:
+    connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
 
-def calls(n):
-    return connector.derive(Batch(Signal.TRACES, genai_spans(n, seed=n))).batches[0].message
+    def calls(n):
+        return connector.derive(Batch(Signal.TRACES, genai_spans(n, seed=n))).batches[0].message
 
-mixed = log_records(1)  # one request: an application's record and a call record
-mixed.resource_logs.extend(calls(1).resource_logs)
-corrupt = b"\\x0a\\x02\\x08\\x01"
-batch = [log_records(3).SerializeToString(), calls(2).SerializeToString(), corrupt, log_records(2).SerializeToString(),
-         calls(3).SerializeToString(), mixed.SerializeToString()]
+    mixed = log_records(1)  # one request: an application's record and a call record
+    mixed.resource_logs.extend(calls(1).resource_logs)
+    batch = [log_records(3).SerializeToString(), calls(2).SerializeToString(), corrupt,
+             log_records(2).SerializeToString(), calls(3).SerializeToString(), mixed.SerializeToString()]
+    counted = ["otel_logs", "llm_calls"]
 out = []
 for attempt in range(2):  # the same batch retried with the same token: refused the same way, nothing twice
     try:
-        exporter.export(Signal.LOGS, batch, "batch-1")
+        exporter.export(signal, batch, "batch-1")
         out.append(None)
     except PermanentError as exc:
         out.append(exc.refused)
     client = exporter._clients.get()
-    out.append([client.command("SELECT count() FROM otel_logs"), client.command("SELECT count() FROM llm_calls")])
+    out.append([client.command(f"SELECT count() FROM {table}") for table in counted])
     exporter._clients.put(client)
 print(json.dumps([*out, sorted(set(tables))]))
 """
+
+
+def _isolation(tmp_path: Path, signal: Signal) -> list[Any]:
+    result = subprocess.run([sys.executable, "-c", ISOLATION, str(tmp_path), signal.value], capture_output=True,
+                            text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_bad_requests_are_isolated_and_the_rest_of_the_batch_lands(tmp_path: Path) -> None:
+    """ClickHouse refuses a whole insert for one corrupt request: the exporter halves the batch until the
+    corrupt ones stand alone, inserts the rest and names only those as refused."""
+    first, rows, again, rows_again, tables = _isolation(tmp_path, Signal.TRACES)
+    assert first == [3, 6] and again == [3, 6]
+    assert rows == [1 + 2 + 3 + 4 + 5] and rows_again == rows
+    assert tables == ["otlp_traces_in"]
 
 
 def test_requests_of_call_records_only_take_their_own_staging_table_and_mixed_batches_land_once(
@@ -237,10 +220,7 @@ def test_requests_of_call_records_only_take_their_own_staging_table_and_mixed_ba
     """A logs batch of application logs, the connector's call records, a corrupt request and a request with
     both: call-only requests go to the table only llm_calls reads, the rest as before, each part isolated from
     the other (a refusal among the logs never inserts the calls again), and a retry lands nothing twice."""
-    result = subprocess.run([sys.executable, "-c", CALLS, str(tmp_path)], capture_output=True, text=True,
-                            timeout=300, cwd=Path(__file__).parent.parent)
-    assert result.returncode == 0, result.stderr[-3000:]
-    first, rows, again, rows_again, tables = json.loads(result.stdout.strip().splitlines()[-1])
+    first, rows, again, rows_again, tables = _isolation(tmp_path, Signal.LOGS)
     assert first == [2] and again == [2]
     assert rows == [3 + 2 + 1, 2 + 3 + 1] and rows_again == rows
     assert tables == [schema.CALLS_STAGING, "otlp_logs_in"]
