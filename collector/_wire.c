@@ -97,6 +97,10 @@ static int key_value(Buf b, Buf *key, Buf *value) {
     return r < 0 ? -1 : 0;
 }
 
+/* The wire type of each AnyValue field: string, bool, int, double, array, kvlist, bytes. A field with another
+ * wire type is an unknown field to the protobuf runtime, which keeps it: it is skipped here too. */
+static const int ANY_VALUE_WIRE_TYPES[8] = {-1, 2, 0, 0, 1, 2, 2, 2};
+
 /* An AnyValue as attributes.value_of makes it: str, bool, int, float, list, dict, bytes as hex, unset None. */
 static PyObject *any_value(Buf b) {
     Field f;
@@ -104,7 +108,7 @@ static PyObject *any_value(Buf b) {
     Field last = {0};
     int found = 0;
     while ((r = next_field(&b, &f)) == 0) {
-        if (f.number >= 1 && f.number <= 7) {
+        if (f.number >= 1 && f.number <= 7 && f.wire_type == ANY_VALUE_WIRE_TYPES[f.number]) {
             last = f;
             found = 1;
         }
@@ -113,7 +117,7 @@ static PyObject *any_value(Buf b) {
     if (!found) Py_RETURN_NONE;
     switch (last.number) {
     case 1:
-        return last.wire_type == 2 ? decode_string(last.bytes) : malformed();
+        return decode_string(last.bytes);
     case 2:
         return PyBool_FromLong(last.scalar != 0);
     case 3:

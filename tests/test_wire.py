@@ -166,3 +166,19 @@ def test_content_nested_deeper_than_content_text_reads_is_flagged_for_the_per_sp
     value.string_value = "mail jo@acme.io"
     text, flagged = wire.content_text(request.SerializeToString(), {"gen_ai.input.messages": False}, ())
     assert flagged and b"jo@acme.io" not in text
+
+
+@pytest.mark.parametrize("any_value", [
+    b"\x28\x01",  # array_value (5) as a varint
+    b"\x08\x01",  # string_value (1) as a varint
+    b"\x31" + b"\x00" * 8,  # kvlist_value (6) as a fixed64
+    b"\x12\x01\x01",  # bool_value (2) length-delimited
+    b"\x0a\x01x\x28\x01",  # a string, then an array_value as a varint
+])
+def test_anyvalue_fields_with_the_wrong_wire_type_are_unknown_fields_as_upb_reads_them(any_value: bytes) -> None:
+    key_value = b"\x0a\x01a\x12" + bytes([len(any_value)]) + any_value
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
+    span.MergeFromString(b"\x4a" + bytes([len(key_value)]) + key_value)  # Span.attributes
+    [row] = wire.scan_spans(request.SerializeToString(), {"a": False}, 0)
+    assert row.found == {"a": attributes.value_of(span.attributes[0].value)}
