@@ -239,6 +239,41 @@ static const Wanted *lookup(const KeyTable *t, Buf key) {
     return NULL;
 }
 
+/* Each item of an OTLP export request, in order: resource_* = 1 -> scope_* = 2 -> spans or log_records = 2
+ * (the same field numbers for traces and logs). `visit` gets the item's bytes and where it is (resource, scope,
+ * item indexes); it returns 0 to go on, 1 to stop, -1 on an error it has raised. Returns 0, or -1 with an
+ * exception set (malformed bytes included). */
+typedef int (*Visit)(Buf item, const Py_ssize_t where[3], void *context);
+
+static int each_item(Buf request, Visit visit, void *context) {
+    Field rs, ss, it;
+    int r1, r2 = 0, r3 = 0;
+    Py_ssize_t where[3] = {-1, -1, -1};
+    while ((r1 = next_field(&request, &rs)) == 0) {
+        if (rs.number != 1 || rs.wire_type != 2) continue;
+        where[0]++;
+        where[1] = -1;
+        Buf resource = rs.bytes;
+        while ((r2 = next_field(&resource, &ss)) == 0) {
+            if (ss.number != 2 || ss.wire_type != 2) continue;
+            where[1]++;
+            where[2] = -1;
+            Buf scope = ss.bytes;
+            while ((r3 = next_field(&scope, &it)) == 0) {
+                if (it.number != 2 || it.wire_type != 2) continue;
+                where[2]++;
+                int next = visit(it.bytes, where, context);
+                if (next != 0) return next < 0 ? -1 : 0;
+            }
+            if (r3 < 0) break;
+        }
+        if (r2 < 0 || r3 < 0) break;
+    }
+    if (r1 == 1) return 0;
+    malformed();
+    return -1;
+}
+
 /* Growable bytes for the copied KeyValues. */
 typedef struct {
     uint8_t *data;
@@ -290,7 +325,8 @@ static PyStructSequence_Field row_fields[] = {
 static PyStructSequence_Desc row_desc = {"llmtap.collector._wire.SpanRow", NULL, row_fields, 11};
 static PyTypeObject *SpanRow;
 
-static PyObject *span_row(Buf b, Py_ssize_t where[3], const KeyTable *table, uint8_t copy_tag, Out *copied) {
+static PyObject *span_row(Buf b, const Py_ssize_t where[3], const KeyTable *table, uint8_t copy_tag,
+                          Out *copied) {
     Field f;
     int r;
     Buf trace_id = {0}, span_id = {0};
@@ -365,62 +401,43 @@ bad:
     return malformed();
 }
 
+typedef struct {
+    const KeyTable *table;
+    uint8_t copy_tag;
+    Out copied;
+    PyObject *rows;
+} Scanning;
+
+static int add_span_row(Buf span, const Py_ssize_t where[3], void *context) {
+    Scanning *s = context;
+    PyObject *row = span_row(span, where, s->table, s->copy_tag, &s->copied);
+    int failed = row == NULL || PyList_Append(s->rows, row) < 0;
+    Py_XDECREF(row);
+    return failed ? -1 : 0;
+}
+
 static PyObject *scan_spans(PyObject *self, PyObject *args) {
     Py_buffer data;
-    PyObject *keys, *rows = NULL;
+    PyObject *keys;
     int copy_tag;
     KeyTable *table = NULL;
-    Out copied = {0};
     if (!PyArg_ParseTuple(args, "y*O!i", &data, &PyDict_Type, &keys, &copy_tag)) return NULL;
+    Scanning s = {NULL, (uint8_t)copy_tag, {0}, NULL};
     table = PyMem_Malloc(sizeof *table);
     if (table == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     if (build_table(table, keys) < 0) goto done;
-    rows = PyList_New(0);
-    if (rows == NULL) goto done;
+    s.table = table;
+    s.rows = PyList_New(0);
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    Field rs, ss, sp;
-    int r1, r2 = 1, r3 = 1;
-    Py_ssize_t where[3] = {-1, -1, -1}; /* resource, scope, span */
-    while ((r1 = next_field(&request, &rs)) == 0) { /* resource_spans = 1 */
-        if (rs.number != 1 || rs.wire_type != 2) continue;
-        where[0]++;
-        where[1] = -1;
-        Buf resource_spans = rs.bytes;
-        while ((r2 = next_field(&resource_spans, &ss)) == 0) { /* scope_spans = 2 */
-            if (ss.number != 2 || ss.wire_type != 2) continue;
-            where[1]++;
-            where[2] = -1;
-            Buf scope_spans = ss.bytes;
-            while ((r3 = next_field(&scope_spans, &sp)) == 0) { /* spans = 2 */
-                if (sp.number != 2 || sp.wire_type != 2) continue;
-                where[2]++;
-                PyObject *row = span_row(sp.bytes, where, table, (uint8_t)copy_tag, &copied);
-                if (row == NULL || PyList_Append(rows, row) < 0) {
-                    Py_XDECREF(row);
-                    Py_CLEAR(rows);
-                    goto done;
-                }
-                Py_DECREF(row);
-            }
-            if (r3 < 0) break;
-        }
-        if (r2 < 0 || r3 < 0) {
-            r1 = -1;
-            break;
-        }
-    }
-    if (r1 < 0) {
-        Py_CLEAR(rows);
-        malformed();
-    }
+    if (s.rows != NULL && each_item(request, add_span_row, &s) < 0) Py_CLEAR(s.rows);
 done:
-    PyMem_Free(copied.data);
+    PyMem_Free(s.copied.data);
     PyMem_Free(table);
     PyBuffer_Release(&data);
-    return rows;
+    return s.rows;
 }
 
 /* Growable output for rewriting: a message's fields are copied, or rewritten, then framed again. */
@@ -698,13 +715,32 @@ static int out_attributes_text(Out *o, Buf b, uint32_t number, ContentKeys *k) {
     return r < 0 ? -1 : 0;
 }
 
+typedef struct {
+    Out *out;
+    ContentKeys *keys;
+} Reading;
+
+/* A span's content: its attributes' and its events' (Span.attributes = 9; Span.events = 11, Event.attributes =
+ * 3). */
+static int add_span_text(Buf span, const Py_ssize_t where[3], void *context) {
+    Reading *r = context;
+    Field ev;
+    int read;
+    if (out_attributes_text(r->out, span, 9, r->keys) < 0) goto bad;
+    while ((read = next_field(&span, &ev)) == 0)
+        if (ev.number == 11 && ev.wire_type == 2 && out_attributes_text(r->out, ev.bytes, 3, r->keys) < 0) goto bad;
+    if (read < 0) goto bad;
+    return 0;
+bad:
+    if (!PyErr_Occurred()) malformed();
+    return -1;
+}
+
 static PyObject *content_text(PyObject *self, PyObject *args) {
     Py_buffer data;
     PyObject *keys, *prefixes, *result = NULL;
     KeyTable *table = NULL;
     Out o = {0};
-    Field rs, ss, sp, ev;
-    int r1, r2 = 0, r3 = 0, r4 = 0, failed = 0;
     if (!PyArg_ParseTuple(args, "y*O!O!", &data, &PyDict_Type, &keys, &PyTuple_Type, &prefixes)) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
         if (!PyBytes_Check(PyTuple_GET_ITEM(prefixes, i))) {
@@ -719,30 +755,9 @@ static PyObject *content_text(PyObject *self, PyObject *args) {
     }
     if (build_table(table, keys) < 0) goto done;
     ContentKeys k = {table, prefixes, 0};
+    Reading reading = {&o, &k};
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    while (!failed && (r1 = next_field(&request, &rs)) == 0) {
-        if (rs.number != 1 || rs.wire_type != 2) continue;
-        Buf resource_spans = rs.bytes;
-        while (!failed && (r2 = next_field(&resource_spans, &ss)) == 0) {
-            if (ss.number != 2 || ss.wire_type != 2) continue;
-            Buf scope_spans = ss.bytes;
-            while (!failed && (r3 = next_field(&scope_spans, &sp)) == 0) {
-                if (sp.number != 2 || sp.wire_type != 2) continue;
-                failed = out_attributes_text(&o, sp.bytes, 9, &k) < 0; /* Span.attributes */
-                Buf span = sp.bytes;
-                while (!failed && (r4 = next_field(&span, &ev)) == 0)
-                    if (ev.number == 11 && ev.wire_type == 2) /* Span.events; Event.attributes = 3 */
-                        failed = out_attributes_text(&o, ev.bytes, 3, &k) < 0;
-                failed |= r4 < 0;
-            }
-            failed |= r3 < 0;
-        }
-        failed |= r2 < 0;
-    }
-    if (failed || r1 < 0) {
-        if (!PyErr_Occurred()) malformed();
-        goto done;
-    }
+    if (each_item(request, add_span_text, &reading) < 0) goto done;
     /* not "y#": it makes None of a NULL pointer (nothing appended), where an empty bytes is meant */
     result = Py_BuildValue("(NO)", PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length),
                            k.flagged ? Py_True : Py_False);
@@ -755,38 +770,37 @@ done:
 
 /* ---- events_only: whether every log record of a logs request is one event ---------------------------- */
 
+typedef struct {
+    const Py_buffer *name;
+    int records;
+    int others;
+} Events;
+
+static int check_event(Buf record, const Py_ssize_t where[3], void *context) {
+    Events *e = context;
+    Field f;
+    Buf event = {0};
+    int r;
+    while ((r = next_field(&record, &f)) == 0)
+        if (f.number == 12 && f.wire_type == 2) event = f.bytes; /* LogRecord.event_name = 12 */
+    if (r < 0) {
+        malformed();
+        return -1;
+    }
+    e->records++;
+    e->others = (event.end - event.p) != e->name->len || memcmp(event.p, e->name->buf, e->name->len) != 0;
+    return e->others; /* the first other record answers the question: stop */
+}
+
 static PyObject *events_only(PyObject *self, PyObject *args) {
     Py_buffer data, name;
-    Field rl, sl, lr, f;
-    int r1, r2 = 0, r3 = 0, r4 = 0, records = 0, others = 0;
     if (!PyArg_ParseTuple(args, "y*y*", &data, &name)) return NULL;
+    Events e = {&name, 0, 0};
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    while (!others && (r1 = next_field(&request, &rl)) == 0) { /* ExportLogsServiceRequest.resource_logs = 1 */
-        if (rl.number != 1 || rl.wire_type != 2) continue;
-        Buf resource_logs = rl.bytes;
-        while (!others && (r2 = next_field(&resource_logs, &sl)) == 0) { /* ResourceLogs.scope_logs = 2 */
-            if (sl.number != 2 || sl.wire_type != 2) continue;
-            Buf scope_logs = sl.bytes;
-            while (!others && (r3 = next_field(&scope_logs, &lr)) == 0) { /* ScopeLogs.log_records = 2 */
-                if (lr.number != 2 || lr.wire_type != 2) continue;
-                Buf record = lr.bytes, event = {0};
-                records++;
-                while ((r4 = next_field(&record, &f)) == 0)
-                    if (f.number == 12 && f.wire_type == 2) event = f.bytes; /* LogRecord.event_name = 12 */
-                if (r4 < 0) break;
-                others = (event.end - event.p) != name.len || memcmp(event.p, name.buf, name.len) != 0;
-            }
-            if (r3 < 0 || r4 < 0) break;
-        }
-        if (r2 < 0 || r3 < 0 || r4 < 0) {
-            r1 = -1;
-            break;
-        }
-    }
+    int failed = each_item(request, check_event, &e) < 0;
     PyBuffer_Release(&data);
     PyBuffer_Release(&name);
-    if (!others && r1 < 0) return malformed();
-    return PyBool_FromLong(records > 0 && !others);
+    return failed ? NULL : PyBool_FromLong(e.records > 0 && !e.others);
 }
 
 static PyMethodDef methods[] = {

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -182,3 +183,20 @@ def test_anyvalue_fields_with_the_wrong_wire_type_are_unknown_fields_as_upb_read
     span.MergeFromString(b"\x4a" + bytes([len(key_value)]) + key_value)  # Span.attributes
     [row] = wire.scan_spans(request.SerializeToString(), {"a": False}, 0)
     assert row.found == {"a": attributes.value_of(span.attributes[0].value)}
+
+
+def test_events_only_is_true_for_a_logs_request_of_that_event_alone() -> None:
+    request = ExportLogsServiceRequest()
+    scope = request.resource_logs.add().scope_logs.add()
+    assert not wire.events_only(request.SerializeToString(), b"llmtap.llm_call")  # no records
+    scope.log_records.add(event_name="llmtap.llm_call")
+    scope.log_records.add(event_name="llmtap.llm_call")
+    data = request.SerializeToString()
+    assert wire.events_only(data, b"llmtap.llm_call")
+    assert not wire.events_only(data, b"llmtap.llm_cal")
+    request.resource_logs.add().scope_logs.add().log_records.add(event_name="app.event")
+    assert not wire.events_only(request.SerializeToString(), b"llmtap.llm_call")
+    with pytest.raises(ValueError, match="not a valid"):
+        wire.events_only(data[:-1], b"llmtap.llm_call")
+    with pytest.raises(ValueError, match="not a valid"):
+        wire.content_text(genai_spans(2, content_bytes=64).SerializeToString()[:-1], {"a": False}, ())
