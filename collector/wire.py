@@ -32,7 +32,7 @@ from llmtap.collector._wire import (
 )
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
-           "content_text", "events_only", "exact_and_prefixes", "scan_resources", "scan_spans", "varint"]
+           "content_text", "events_only", "exact_and_prefixes", "matches", "scan_resources", "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""
@@ -119,15 +119,18 @@ class KeyPrefilter:
 
     def maybe_in(self, data: bytes) -> bool:
         """False only when none of the keys, names or prefixes is in `data` (an OTLP request's bytes)."""
-        if self._database is None:
-            return False
-        found = False
+        return self._database is not None and matches(self._database, data)
 
-        def seen(*_: Any) -> bool:
-            nonlocal found
-            found = True
-            return True  # the first match answers the question: stop
 
-        with contextlib.suppress(hyperscan.ScanTerminated):
-            self._database.scan(data, match_event_handler=seen)
-        return found
+def matches(database: hyperscan.Database, data: bytes) -> bool:
+    """Whether any expression of `database` matches in `data`; the first match ends the scan."""
+    found = False
+
+    def seen(*_: Any) -> bool:
+        nonlocal found
+        found = True
+        return True  # the first match answers the question: stop
+
+    with contextlib.suppress(hyperscan.ScanTerminated):
+        database.scan(data, match_event_handler=seen)
+    return found

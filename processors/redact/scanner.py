@@ -11,7 +11,6 @@ text, the pattern's type wins.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import hashlib
 import hmac
 import json
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import hyperscan
 
+from llmtap.collector.wire import matches
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.detectors import BUILT_IN, Detector
 
@@ -123,18 +123,9 @@ class Scanner:
         `_LEAF_SEPARATOR`, such as `wire.content_text` returns), so none of them has anything to redact.
         Multi-line: `^` and `$` also match at each text's edges. False when that cannot be known this way (a
         custom pattern Hyperscan cannot compile, named entities)."""
-        if self._anywhere is None or self.entities is not None:
-            return self._prefilter is None and not self._everywhere and self.entities is None
-        found = False
-
-        def fired(*_: Any) -> bool:
-            nonlocal found
-            found = True
-            return True  # one match answers the question: stop
-
-        with contextlib.suppress(hyperscan.ScanTerminated):
-            self._anywhere.scan(text, match_event_handler=fired)
-        return not found
+        if self._everywhere or self.entities is not None:
+            return False
+        return self._anywhere is None or not matches(self._anywhere, text)  # None: no detector at all
 
     def locate(self, text: str) -> Places:
         """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
