@@ -172,10 +172,11 @@ class ClickHouseExporter(Exporter):
         a refusal of one never inserts the other again)."""
         table = schema.STAGING[signal.value][0]
         if signal is Signal.LOGS:
-            calls = [i for i, p in enumerate(payloads) if events_only(p, _LLM_CALL)]
-            if calls and len(calls) < len(payloads):
-                taken = set(calls)
-                others = [i for i in range(len(payloads)) if i not in taken]
+            calls: list[int] = []
+            others: list[int] = []
+            for i, payload in enumerate(payloads):
+                (calls if events_only(payload, _LLM_CALL) else others).append(i)
+            if calls and others:
                 refused = [others[i] for i in self._bisecting(table, signal, [payloads[i] for i in others],
                                                               dedup_token)]
                 refused += [calls[i] for i in self._bisecting(schema.CALLS_STAGING, signal,
