@@ -65,6 +65,13 @@ def through(*processors: Processor) -> Callable[[bytes], None]:
     return step
 
 
+def chain(sample: SampleConfig) -> Callable[[bytes], None]:
+    """normalize -> redact -> cost -> genai_metrics -> sample, fresh processors, as in a pipeline."""
+    return through(NormalizeProcessor("normalize", NormalizeConfig()), RedactProcessor("redact", RedactConfig()),
+                   CostProcessor("cost", CostConfig()), GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
+                   SampleProcessor("sample", sample))
+
+
 def tail_sampled() -> Callable[[bytes], None]:
     """Hold every span of a request, then decide and release all its traces."""
     processor = SampleProcessor("sample", SampleConfig.model_validate(
@@ -102,14 +109,8 @@ def main() -> None:
         ("genai_metrics", through(GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()))),
         ("sample/head", through(SampleProcessor("sample", head))),
         ("sample/tail", tail_sampled()),
-        ("chain", through(NormalizeProcessor("normalize", NormalizeConfig()),
-                          RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
-                          GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
-                          SampleProcessor("sample", head))),
-        ("chain/default", through(NormalizeProcessor("normalize", NormalizeConfig()),
-                                  RedactProcessor("redact", RedactConfig()), CostProcessor("cost", CostConfig()),
-                                  GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig()),
-                                  SampleProcessor("sample", SampleConfig()))),
+        ("chain", chain(head)),
+        ("chain/default", chain(SampleConfig())),
     ]
     for name, step in rows:
         rate = spans_per_second(payloads, step, args.rounds)
