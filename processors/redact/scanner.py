@@ -85,38 +85,36 @@ class Scanner:
         self._allow = {v.lower() for v in config.allow}
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
         self._everywhere: list[int] = []
-        self._locators: dict[int, hyperscan.Database] = {}
         self._anywhere: hyperscan.Database | None = None
         """Every detector, multi-line, for `clean`."""
-        self._prefilter = self._compile()
+        self._locator = self._compile()
 
     def _compile(self) -> hyperscan.Database | None:
-        """A database per detector that reports where it matches, and one for all detectors that only says
-        which match at all (reporting positions costs Hyperscan more: clean text pays only this pass). A
-        custom pattern Hyperscan cannot compile (lookarounds, backreferences) is run over every text."""
-        ids, expressions, flags = [], [], []
+        """One database that reports where each detector matches (leftmost start, every end), and one for
+        `clean` that only says whether any detector matches at all, which costs Hyperscan less. A custom
+        pattern Hyperscan cannot compile (lookarounds, backreferences) is run over every text."""
+        ids, expressions, caseless = [], [], []
         for i, d in enumerate(self.detectors):
-            caseless = hyperscan.HS_FLAG_CASELESS if d.ignore_case else 0
+            flag = hyperscan.HS_FLAG_CASELESS if d.ignore_case else 0
             try:
-                locator = hyperscan.Database()
-                locator.compile(expressions=[d.locate.encode()], ids=[i], elements=1,
-                                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST | caseless])
+                hyperscan.Database().compile(expressions=[d.locate.encode()], ids=[i], elements=1, flags=[flag])
             except hyperscan.error:
                 self._everywhere.append(i)
                 continue
-            self._locators[i] = locator
             ids.append(i)
             expressions.append(d.locate.encode())
-            flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY | caseless)
+            caseless.append(flag)
         if not ids:
             return None
-        database = hyperscan.Database()
-        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        locator = hyperscan.Database()
+        locator.compile(expressions=expressions, ids=ids, elements=len(ids),
+                        flags=[f | hyperscan.HS_FLAG_SOM_LEFTMOST for f in caseless])
         if not self._everywhere:
             self._anywhere = hyperscan.Database()
-            self._anywhere.compile(expressions=expressions, ids=ids, elements=len(ids),
-                                   flags=[f | hyperscan.HS_FLAG_MULTILINE for f in flags])
-        return database
+            self._anywhere.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[
+                f | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY | hyperscan.HS_FLAG_MULTILINE
+                for f in caseless])
+        return locator
 
     def clean(self, text: bytes) -> bool:
         """True when no detector can match anywhere in `text` (UTF-8: many texts, each followed by
@@ -131,16 +129,13 @@ class Scanner:
         """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
         furthest end from that start. Detectors absent from the result match nowhere."""
         places: Places = {i: None for i in self._everywhere}
-        if self._prefilter is None:
+        if self._locator is None:
             return places
         data = text.encode("utf-8", "surrogatepass")
-        fired: list[tuple[int, int, int]] = []
-        self._prefilter.scan(data, match_event_handler=_reported, context=fired)
-        if not fired:
-            return places
         reports: list[tuple[int, int, int]] = []
-        for i, _, _ in fired:
-            self._locators[i].scan(data, match_event_handler=_reported, context=reports)
+        self._locator.scan(data, match_event_handler=_reported, context=reports)
+        if not reports:
+            return places
         to_char: Callable[[int], int] = int if len(data) == len(text) else (
             lambda offset: len(data[:offset].decode("utf-8", "ignore")))
         furthest: dict[tuple[int, int], int] = {}
