@@ -603,40 +603,51 @@ static int out_code_point(Out *o, uint32_t c) {
     return out_append(o, b, n);
 }
 
-/* Every double-quoted string in `s`, decoded as JSON decodes it (escapes, surrogate pairs), each followed by
- * the separator. On text that is not JSON this reads whatever lies between quotes: more text to scan, never
- * less. An escape JSON does not have ends the string there (such a value is not JSON: the redactor scans it
- * as plain text, which the caller adds too). */
+/* The body of a JSON string from `p` (just after its opening quote), decoded as JSON decodes it (escapes,
+ * surrogate pairs), appended to `o` unless it is NULL, with the characters it makes (as Python counts them)
+ * added to `*chars` unless that is NULL. Returns where it stopped: the closing quote, or the first thing that
+ * is not JSON (an unknown escape, a control character), or `end`; NULL on a memory error. */
+static const uint8_t *decode_json_string(const uint8_t *p, const uint8_t *end, Out *o, Py_ssize_t *chars) {
+    while (p < end && *p != '"') {
+        if (*p >= 0x20 && *p != '\\') {
+            const uint8_t *run = p;
+            Py_ssize_t n = 0;
+            for (; p < end && *p != '"' && *p != '\\' && *p >= 0x20; p++) n += (*p & 0xc0) != 0x80;
+            if (o != NULL && out_append(o, run, p - run) < 0) return NULL;
+            if (chars != NULL) *chars += n;
+            continue;
+        }
+        if (*p != '\\' || end - p < 2) return p;
+        uint8_t e = p[1];
+        uint8_t simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b' : e == 'f' ? '\f'
+                       : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
+        uint32_t c = simple, low;
+        if (simple) {
+            p += 2;
+        } else {
+            if (e != 'u' || read_hex4(p + 2, end, &c) < 0) return p;
+            p += 6;
+            if (c >= 0xd800 && c < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+                read_hex4(p + 2, end, &low) == 0 && low >= 0xdc00 && low < 0xe000) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+                p += 6;
+            }
+        }
+        if (o != NULL && out_code_point(o, c) < 0) return NULL;
+        if (chars != NULL) *chars += 1;
+    }
+    return p;
+}
+
+/* Every double-quoted string in `s`, decoded, each followed by the separator. On text that is not JSON this
+ * reads whatever lies between quotes: more text to scan, never less. Where a string stops being JSON (an
+ * unknown escape) it ends there (such a value is not JSON: the redactor scans it as plain text, which the
+ * caller adds too). */
 static int out_json_strings(Out *o, Buf s) {
     const uint8_t *p = s.p;
     while (p < s.end) {
         if (*p++ != '"') continue;
-        while (p < s.end && *p != '"') {
-            if (*p != '\\') {
-                const uint8_t *run = p;
-                while (p < s.end && *p != '"' && *p != '\\') p++;
-                if (out_append(o, run, p - run) < 0) return -1;
-                continue;
-            }
-            if (s.end - p < 2) { p = s.end; break; }
-            uint8_t e = p[1];
-            uint8_t simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b' : e == 'f' ? '\f'
-                           : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
-            if (simple) {
-                if (out_append(o, &simple, 1) < 0) return -1;
-                p += 2;
-                continue;
-            }
-            uint32_t c, low;
-            if (e != 'u' || read_hex4(p + 2, s.end, &c) < 0) break; /* not JSON */
-            p += 6;
-            if (c >= 0xd800 && c < 0xdc00 && s.end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
-                read_hex4(p + 2, s.end, &low) == 0 && low >= 0xdc00 && low < 0xe000) {
-                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-                p += 6;
-            }
-            if (out_code_point(o, c) < 0) return -1;
-        }
+        if ((p = decode_json_string(p, s.end, o, NULL)) == NULL) return -1;
         if (out_append(o, SEPARATOR, sizeof SEPARATOR) < 0) return -1;
         if (p < s.end && *p == '"') p++;
     }
@@ -803,6 +814,164 @@ static PyObject *events_only(PyObject *self, PyObject *args) {
     return failed ? NULL : PyBool_FromLong(e.records > 0 && !e.others);
 }
 
+/* ---- json_leaves: the string values of a JSON document, for the redactor ------------------------------- */
+
+#define MAX_JSON_DEPTH 512
+
+typedef struct {
+    const uint8_t *p, *end;
+    const uint8_t *counted; /* characters are counted up to here */
+    Py_ssize_t counted_chars;
+    int ascii;
+    Out out;                /* the decoded leaves, each followed by the separator */
+    Py_ssize_t out_chars;
+    PyObject *bounds;       /* per leaf: its body's start and end in the text, and in the joined leaves */
+} Json;
+
+enum { JSON_OK = 0, NOT_JSON = 1, JSON_ERROR = -1 };
+
+/* The character index (as Python counts) of byte position `at`: positions are asked for in order. */
+static Py_ssize_t char_index(Json *j, const uint8_t *at) {
+    if (j->ascii) return at - j->counted + j->counted_chars;
+    for (; j->counted < at; j->counted++) j->counted_chars += (*j->counted & 0xc0) != 0x80;
+    return j->counted_chars;
+}
+
+static void skip_space(Json *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static int add_bound(PyObject *bounds, Py_ssize_t v) {
+    PyObject *n = PyLong_FromSsize_t(v);
+    int r = n == NULL ? -1 : PyList_Append(bounds, n);
+    Py_XDECREF(n);
+    return r;
+}
+
+static int json_string(Json *j, int leaf) {
+    const uint8_t *body = ++j->p; /* after the opening quote */
+    Py_ssize_t start = j->out_chars;
+    const uint8_t *stop = decode_json_string(body, j->end, leaf ? &j->out : NULL, leaf ? &j->out_chars : NULL);
+    if (stop == NULL) return JSON_ERROR;
+    if (stop >= j->end || *stop != '"') return NOT_JSON;
+    j->p = stop + 1;
+    if (!leaf) return JSON_OK;
+    if (add_bound(j->bounds, char_index(j, body)) < 0 || add_bound(j->bounds, char_index(j, stop)) < 0 ||
+        add_bound(j->bounds, start) < 0 || add_bound(j->bounds, j->out_chars) < 0 ||
+        out_append(&j->out, SEPARATOR, sizeof SEPARATOR) < 0)
+        return JSON_ERROR;
+    j->out_chars += sizeof SEPARATOR;
+    return JSON_OK;
+}
+
+static int json_word(Json *j, const char *word) {
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) return NOT_JSON;
+    j->p += n;
+    return JSON_OK;
+}
+
+static int digits(Json *j) {
+    const uint8_t *from = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    return j->p > from;
+}
+
+/* A number as Python's json reads one (NaN and Infinity included). */
+static int json_number(Json *j) {
+    if (*j->p == '-') j->p++;
+    if (j->p < j->end && *j->p == 'I') return json_word(j, "Infinity");
+    if (j->p < j->end && *j->p == '0') j->p++;
+    else if (!digits(j)) return NOT_JSON;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!digits(j)) return NOT_JSON;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
+        if (!digits(j)) return NOT_JSON;
+    }
+    return JSON_OK;
+}
+
+static int json_value(Json *j, int depth) {
+    int r;
+    skip_space(j);
+    if (j->p >= j->end) return NOT_JSON;
+    switch (*j->p) {
+    case '"': return json_string(j, 1);
+    case 't': return json_word(j, "true");
+    case 'f': return json_word(j, "false");
+    case 'n': return json_word(j, "null");
+    case 'N': return json_word(j, "NaN");
+    case 'I': return json_word(j, "Infinity");
+    case '[':
+    case '{': {
+        uint8_t close = *j->p == '[' ? ']' : '}';
+        if (depth >= MAX_JSON_DEPTH) return NOT_JSON;
+        j->p++;
+        skip_space(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return JSON_OK;
+        }
+        for (;;) {
+            if (close == '}') {
+                skip_space(j);
+                if (j->p >= j->end || *j->p != '"') return NOT_JSON;
+                if ((r = json_string(j, 0)) != JSON_OK) return r; /* a key: not redacted */
+                skip_space(j);
+                if (j->p >= j->end || *j->p != ':') return NOT_JSON;
+                j->p++;
+            }
+            if ((r = json_value(j, depth + 1)) != JSON_OK) return r;
+            skip_space(j);
+            if (j->p >= j->end) return NOT_JSON;
+            if (*j->p == close) {
+                j->p++;
+                return JSON_OK;
+            }
+            if (*j->p++ != ',') return NOT_JSON;
+        }
+    }
+    default:
+        return (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) ? json_number(j) : NOT_JSON;
+    }
+}
+
+static PyObject *json_leaves(PyObject *self, PyObject *text) {
+    Py_ssize_t length;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "json_leaves takes a str");
+        return NULL;
+    }
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) { /* lone surrogates: not text this reads as JSON */
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Json j = {(const uint8_t *)utf8, (const uint8_t *)utf8 + length, (const uint8_t *)utf8, 0,
+              PyUnicode_IS_ASCII(text), {0}, 0, PyList_New(0)};
+    PyObject *result = NULL;
+    if (j.bounds == NULL) return NULL;
+    skip_space(&j);
+    int r = j.p < j.end && (*j.p == '[' || *j.p == '{') ? json_value(&j, 0) : NOT_JSON;
+    skip_space(&j);
+    if (r == JSON_OK && j.p != j.end) r = NOT_JSON; /* more after the document */
+    if (r == NOT_JSON) {
+        result = Py_NewRef(Py_None);
+    } else if (r == JSON_OK) {
+        PyObject *joined = PyUnicode_DecodeUTF8((const char *)j.out.data, (Py_ssize_t)j.out.length, "surrogatepass");
+        if (joined != NULL) result = PyTuple_Pack(2, joined, j.bounds);
+        Py_XDECREF(joined);
+    }
+    PyMem_Free(j.out.data);
+    Py_DECREF(j.bounds);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS,
      "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
@@ -820,6 +989,11 @@ static PyMethodDef methods[] = {
      "then its double-quoted strings decoded as JSON, each followed by scanner._LEAF_SEPARATOR, as UTF-8; "
      "flagged: whether a key with keys[key] true (a PII flag) is present, or a content value nests too deep "
      "to read here (either way the caller must read the spans)."},
+    {"json_leaves", json_leaves, METH_O,
+     "json_leaves(text) -> (joined, bounds) | None: the string values of a JSON document (an object or an "
+     "array; keys are not values), decoded and each followed by scanner._LEAF_SEPARATOR, and per value four "
+     "character offsets: its body's start and end in `text` and in `joined`; None when `text` is not one "
+     "JSON document as Python's json reads it (or nests deeper than 512)."},
     {"events_only", events_only, METH_VARARGS,
      "events_only(data, name) -> bool: whether an ExportLogsServiceRequest has log records and every one of "
      "them is the event `name` (its event_name, bytes)."},

@@ -27,12 +27,14 @@ from llmtap.collector._wire import (
     append_to_spans,
     content_text,
     events_only,
+    json_leaves,
     scan_resources,
     scan_spans,
 )
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
-           "content_text", "events_only", "exact_and_prefixes", "matches", "scan_resources", "scan_spans", "varint"]
+           "content_text", "events_only", "exact_and_prefixes", "json_leaves", "matches", "scan_resources",
+           "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""

@@ -4,6 +4,7 @@ request's bytes as adding the attributes to the message would."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -200,3 +201,53 @@ def test_events_only_is_true_for_a_logs_request_of_that_event_alone() -> None:
         wire.events_only(data[:-1], b"llmtap.llm_call")
     with pytest.raises(ValueError, match="not a valid"):
         wire.content_text(genai_spans(2, content_bytes=64).SerializeToString()[:-1], {"a": False}, ())
+
+
+def _values(node: Any) -> list[str]:
+    """The string values of a parsed JSON document in document order (keys are not values)."""
+    if isinstance(node, str):
+        return [node]
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return [s for child in children for s in _values(child)]
+
+
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+).filter(lambda d: isinstance(d, (list, dict)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_documents, st.sampled_from([(True, None), (False, None), (True, 2), (False, "\t")]))
+def test_json_leaves_are_the_string_values_json_reads_and_where_they_are(document: Any,
+                                                                         style: tuple[bool, Any]) -> None:
+    text = json.dumps(document, ensure_ascii=style[0], indent=style[1])
+    result = wire.json_leaves(text)
+    assert result is not None
+    joined, bounds = result
+    values = _values(json.loads(text))  # duplicate keys: json keeps the last, like the document here
+    assert joined == "".join(v + "\n\x00\n" for v in values)
+    assert len(bounds) == 4 * len(values)
+    for n, value in enumerate(values):
+        raw_start, raw_end, start, end = bounds[4 * n: 4 * n + 4]
+        assert text[raw_start - 1] == text[raw_end] == '"'
+        assert json.loads(text[raw_start - 1: raw_end + 1]) == value == joined[start:end]
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 01}', '[1] x', '[1,]', '{"a" 1}', '["\\x"]', '["a\tb"]', '[tru]', '["open', "[" * 600 + "]" * 600,
+    '"just a string"', '[\ud800"x"]', '{"a": -}', '[1.]', '[1e]',
+])
+def test_json_leaves_is_none_for_what_is_not_one_json_document(text: str) -> None:
+    assert wire.json_leaves(text) is None
+
+
+@pytest.mark.parametrize("text, values", [
+    ('[NaN, -Infinity, Infinity, -0.5e+3, "x"]', ["x"]),
+    (' \n{"k": ["\\ud83d\\ude00", "\\ud800"]}\r\n', ["\U0001F600", "\ud800"]),
+])
+def test_json_leaves_reads_what_python_json_reads(text: str, values: list[str]) -> None:
+    result = wire.json_leaves(text)
+    assert result is not None and result[0] == "".join(v + "\n\x00\n" for v in values)
+    assert _values(json.loads(text)) == values

@@ -16,11 +16,11 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import hyperscan
 
-from llmtap.collector.wire import matches
+from llmtap.collector.wire import json_leaves, matches
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.detectors import BUILT_IN, Detector
 
@@ -219,31 +219,37 @@ class Scanner:
         return (self._replace(text, findings) if findings else text), findings
 
     def redact(self, value: str) -> tuple[str, list[Finding]]:
-        """Redact an attribute value. A JSON document (a message array, tool arguments) is parsed and each
-        string in it redacted, so the result is still valid JSON of the same shape."""
+        """Redact an attribute value. In a JSON document (a message array, tool arguments) each string value
+        is redacted as a text of its own and written back in place, so the result is still valid JSON of the
+        same shape, its keys, numbers and layout untouched. Findings in a document are placed in their string."""
         if value.lstrip()[:1] not in ("[", "{"):
             return self.redact_text(value)
-        try:
-            document = json.loads(value)
-        except ValueError:
+        document = json_leaves(value)
+        if document is None:  # not JSON
             return self.redact_text(value)
-        leaves: list[str] = []
-        _strings(document, leaves)
-        joined = _LEAF_SEPARATOR.join(leaves)
+        joined, bounds = document
         findings = self.find(joined)
         if not findings:
             return value, []
-        starts = list(_offsets(leaves))
-        per_leaf: dict[int, list[Finding]] = {}
+        starts = bounds[2::4]
+        by_leaf: dict[int, list[Finding]] = {}
         kept: list[Finding] = []
         for f in findings:
             n = bisect.bisect_right(starts, f.start) - 1
-            if f.end <= starts[n] + len(leaves[n]):
-                per_leaf.setdefault(n, []).append(f)
-                kept.append(Finding(f.type, f.start - starts[n], f.end - starts[n], f.value))
-        for n, found in per_leaf.items():
-            leaves[n] = self._replace(leaves[n], found, starts[n])
-        return json.dumps(_rebuilt(document, iter(leaves)), ensure_ascii=False, separators=(",", ":")), kept
+            leaf_start, leaf_end = bounds[4 * n + 2], bounds[4 * n + 3]
+            if f.end <= leaf_end:  # the separator stops every built-in pattern; a custom one may cross it
+                by_leaf.setdefault(n, []).append(f)
+                kept.append(Finding(f.type, f.start - leaf_start, f.end - leaf_start, f.value))
+        out: list[str] = []
+        at = 0
+        for n, found in by_leaf.items():
+            raw_start, raw_end, leaf_start, leaf_end = bounds[4 * n: 4 * n + 4]
+            out.append(value[at:raw_start])
+            out.append(json.dumps(self._replace(joined[leaf_start:leaf_end], found, leaf_start),
+                                  ensure_ascii=False)[1:-1])
+            at = raw_end
+        out.append(value[at:])
+        return "".join(out), kept
 
 
 def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | None, length: int,
@@ -262,32 +268,3 @@ def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | N
         m = exact.match(text, start, endpos) or exact.search(text, start + 1, endpos)
         if m is not None:
             yield m
-
-
-def _strings(node: Any, out: list[str]) -> None:
-    if isinstance(node, str):
-        out.append(node)
-    elif isinstance(node, list):
-        for x in node:
-            _strings(x, out)
-    elif isinstance(node, dict):
-        for x in node.values():
-            _strings(x, out)
-
-
-def _offsets(leaves: list[str]) -> Iterator[int]:
-    at = 0
-    for leaf in leaves:
-        yield at
-        at += len(leaf) + len(_LEAF_SEPARATOR)
-
-
-def _rebuilt(node: Any, leaves: Iterator[str]) -> Any:
-    """`node` with its strings replaced, in the order `_strings` listed them."""
-    if isinstance(node, str):
-        return next(leaves)
-    if isinstance(node, list):
-        return [_rebuilt(x, leaves) for x in node]
-    if isinstance(node, dict):
-        return {k: _rebuilt(v, leaves) for k, v in node.items()}
-    return node
