@@ -87,6 +87,15 @@ def test_message_json_stays_valid_with_escapes_and_non_ascii(scanner: Scanner) -
                                          "arguments": {"to": "<PHONE>", "n": 3}}
 
 
+def test_json_keeps_its_keys_numbers_and_layout(scanner: Scanner) -> None:
+    """Only string values are redacted, in place: a key that looks like PII is a name, not content."""
+    document = {"bob@example.com": {"phone": "+44 20 7946 0958", "n": 4111111111111111, "ok": "fine"}}
+    value = json.dumps(document, indent=2, ensure_ascii=True)
+    out, findings = scanner.redact(value)
+    assert out == value.replace("+44 20 7946 0958", "<PHONE>")
+    assert [(f.type, f.start, f.end) for f in findings] == [("PHONE", 0, 16)]
+
+
 def test_hash_joins_the_same_value_without_revealing_it() -> None:
     hashing = Scanner(RedactConfig(actions={"EMAIL": "hash", "CREDIT_CARD": "hash"}, hash_key="k1"))
     a, _ = hashing.redact("from Jane.Doe@Example.com")
