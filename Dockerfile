@@ -1,7 +1,8 @@
 # llmtap collector image: `docker build -t llmtap .` (deploy/docker-compose.yml builds it too).
 FROM python:3.11-slim AS build
-# gcc for llmtap's one C module (collector/_wire.c); the runtime image gets the built wheel only
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+# gcc and PCRE2's headers for llmtap's C modules; the runtime image gets the built wheel (and libpcre2-8-0)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libpcre2-dev \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY llmtap llmtap
@@ -13,6 +14,7 @@ COPY semconv semconv
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpcre2-8-0 && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /var/lib/llmtap --create-home llmtap
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+C_SOURCES := collector/_wire.c processors/redact/_match.c
 
-.PHONY: serve test c-compiler debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
+.PHONY: serve test build-packages debian-packages lint typecheck unit compat bench peers peers-instructions fixtures dashboards clean
 
-$(STAMP): pyproject.toml collector/_wire.c | c-compiler
+$(STAMP): pyproject.toml $(C_SOURCES) | build-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -15,11 +16,12 @@ $(STAMP): pyproject.toml collector/_wire.c | c-compiler
 serve: $(STAMP)
 	$(BIN)/llmtap serve $(if $(CONFIG),--config $(CONFIG))
 
-# gcc builds llmtap's one C module (collector/_wire.c) when pip installs the project.
-c-compiler:
-	command -v gcc >/dev/null \
-	  || $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev \
-	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev)
+# gcc and PCRE2's headers build llmtap's C modules when pip installs the project.
+BUILD_PACKAGES := gcc libc6-dev libpcre2-dev
+build-packages:
+	command -v gcc >/dev/null && test -f /usr/include/pcre2.h \
+	  || $(SUDO) apt-get install -y --no-install-recommends $(BUILD_PACKAGES) \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(BUILD_PACKAGES))
 
 # Debian packages the tests run for real: Prometheus (and promtool) for the prometheus exporter and the alert
 # rules, Alertmanager's amtool for the routing example.
@@ -45,7 +47,7 @@ unit: $(STAMP)
 # in a second virtualenv: the main one has the newest (openai 3.x on httpx2, anthropic 2.x).
 COMPAT := .venv-compat
 COMPAT_SDKS := 'openai==2.0.*' 'anthropic==0.47.*'
-$(COMPAT)/.installed: pyproject.toml collector/_wire.c | c-compiler
+$(COMPAT)/.installed: pyproject.toml $(C_SOURCES) | build-packages
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
 	$(COMPAT)/bin/python -m pip install --quiet -e '.[dev]' $(COMPAT_SDKS)

@@ -323,8 +323,7 @@ def _negative_value(v: _Values, name: str) -> str:
     if name == "bad_card":
         while True:
             digits = "".join(str(rng.randint(0, 9)) for _ in range(16))
-            from llmtap.processors.redact.detectors import luhn
-            if not luhn(digits):
+            if not _luhn(digits):
                 return " ".join(digits[i:i + 4] for i in range(0, 16, 4)) if rng.random() < 0.5 else digits
     if name == "sku":
         return f"{v.token(3, string.ascii_uppercase)}-{rng.randint(1000, 9999)}"
@@ -333,6 +332,15 @@ def _negative_value(v: _Values, name: str) -> str:
     if name == "company":
         return str(v.us.company())
     raise KeyError(name)
+
+
+def _luhn(digits: str) -> bool:
+    """The card checksum, written here apart from the detector's (in C) so that the corpus does not lean on it."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
 
 
 def _fill(v: _Values, template: str, entities: list[tuple[str, str]]) -> str:

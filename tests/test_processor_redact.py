@@ -24,7 +24,7 @@ from llmtap.collector import attributes, wire
 from llmtap.collector.config import ConfigError
 from llmtap.collector.service import parse_config
 from llmtap.collector.signals import Batch, Signal
-from llmtap.processors.redact import RedactConfig, RedactProcessor, Scanner
+from llmtap.processors.redact import RedactConfig, RedactProcessor, Scanner, _match
 from tests.conftest import free_port, memory_config, run_service, wait_for
 from tests.otlp_data import genai_spans, kv
 from tests.pii_corpus import generate, score
@@ -96,6 +96,39 @@ def test_json_keeps_its_keys_numbers_and_layout(scanner: Scanner) -> None:
     assert [(f.type, f.start, f.end) for f in findings] == [("PHONE", 0, 16)]
 
 
+@pytest.mark.parametrize("name, value, passes", [
+    ("card", "4111 1111 1111 1111", True), ("card", "4111 1111 1111 1112", False),
+    ("card", "1234 5678 9012 3452", False), ("card", "4111-1111 1111-1111", False), ("card", "2720990000000007", True),
+    ("iban", "DE89 3704 0044 0532 0130 00", True), ("iban", "DE89 3704 0044 0532 0130 01", False),
+    ("iban", "DE89 3704 0044 0532 0130 0", False),
+    ("ssn", "123-45-6789", True), ("ssn", "000-45-6789", False), ("ssn", "666-45-6789", False),
+    ("ssn", "923-45-6789", False), ("ssn", "123-00-6789", False), ("ssn", "123-45-0000", False),
+    ("ssn", "123 45-6789", False),
+    ("ipv4", "192.168.1.20", True), ("ipv4", "10.0.0.1", True), ("ipv4", "010.1.1.1", False),
+    ("ipv6", "2001:db8::8a2e:370:7334", True), ("ipv6", "::1", True), ("ipv6", "a::b", False),
+    ("ipv6", "1:2:3:4:5:6:7:8:9", False), ("ipv6", "::ffff:1.2.3.04", False),
+    ("phone", "+1-780-563-6083x7783", True), ("phone", "+44 20 7946 0958", True), ("phone", "(555) 123-4567", True),
+    ("phone", "555-1234", True), ("phone", "07 88 35 33 74", True), ("phone", "206.269.0743", True),
+    ("phone", "2024-11-23", False), ("phone", "123-45-6789", False), ("phone", "12 34 56 78", False),
+    ("phone", "1.2.3.4567", False), ("phone", "4111 1111 1111 1111", False), ("phone", "(555 123-4567", False),
+    ("secret", "Zq8Kx2mW9pL4vB7n", True), ("secret", "Zq8Kx2mW9pL4vB7né", True), ("secret", "required", False),
+    ("secret", "4096409640964096", False), ("secret", "Aaaaaaaaaaaaaaaa", False),
+    ("password", "hunter2", True), ("password", "None", False), ("password", "****", False), ("password", "abc", False),
+    ("birth_date", "03/14/1985", True), ("birth_date", "1985-03-14", True), ("birth_date", "March 14th, 1985", True),
+    ("birth_date", "14 Mar. 1985", True), ("birth_date", "02/30/1985", False), ("birth_date", "03/14/1885", False),
+    ("birth_date", "03/14/2999", False), ("birth_date", "13/13/1985", False), ("birth_date", "14/03/85", True),
+])
+def test_checks(name: str, value: str, passes: bool) -> None:
+    assert _match.check(name, value.encode()) is passes
+
+
+def test_offsets_are_characters_in_text_with_non_ascii_and_lone_surrogates(scanner: Scanner) -> None:
+    text = "\ud800 Grüße jürgen@example.de, ☎ +49 30 901820 €1234567"
+    out, findings = scanner.redact(text)
+    assert out == "\ud800 Grüße <EMAIL>, ☎ <PHONE> €1234567"
+    assert [text[f.start:f.end] for f in findings] == ["jürgen@example.de", "+49 30 901820"]
+
+
 def test_hash_joins_the_same_value_without_revealing_it() -> None:
     hashing = Scanner(RedactConfig(actions={"EMAIL": "hash", "CREDIT_CARD": "hash"}, hash_key="k1"))
     a, _ = hashing.redact("from Jane.Doe@Example.com")
@@ -110,7 +143,7 @@ def test_hash_joins_the_same_value_without_revealing_it() -> None:
 def test_every_built_in_detector_is_located_by_hyperscan(scanner: Scanner) -> None:
     """A built-in pattern Hyperscan cannot compile would silently be run over every text, at many times
     the cost."""
-    assert scanner._everywhere == []
+    assert scanner._everywhere == ()
 
 
 def test_keep_allow_disable_and_custom_patterns() -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from llmtap.collector.config import Model
+from llmtap.processors.redact._match import pattern_error
 
 Action = Literal["redact", "hash", "keep"]
 """`redact` puts `<EMAIL>` in place of the value; `hash` puts `<EMAIL:3f9a1c2b>` (HMAC-SHA256 of the value
@@ -27,20 +28,19 @@ maps from (kept when it is configured to keep originals)."""
 
 
 class Pattern(Model):
-    """A detector of your own: `regex` (Python syntax; a group named `v`, if present, is the part replaced)."""
+    """A detector of your own: `regex` (PCRE2 syntax, which Python's `re` shares but for rarities such as `\\Z`;
+    a group named `v`, if present, is the part replaced)."""
 
     type: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     regex: str
     ignore_case: bool = False
 
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        return value
+    @model_validator(mode="after")
+    def _compiles(self) -> Pattern:
+        error = pattern_error(self.regex, self.ignore_case)
+        if error is not None:
+            raise ValueError(f"regex {self.regex!r} is not a valid regular expression: {error}")
+        return self
 
 
 ENTITY_TYPES = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}

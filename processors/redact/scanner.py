@@ -1,9 +1,10 @@
 """`Scanner`: finds PII and secrets in text and replaces them.
 
 Two stages. Hyperscan, compiled once with every detector, reads the whole text in one pass and reports
-where each detector's pattern can match; most content has no such place and costs only that pass. Python's
-`re` then runs the exact pattern (with its boundaries) of just those detectors, on just those places, and
-each match must pass the detector's check (Luhn, IBAN mod-97, ...) and miss the allow-list. With `ner:`
+where each detector's pattern can match; most content has no such place and costs only that pass. Then, in
+one call to `_match.c`, PCRE2 runs the exact pattern (with its boundaries) of just those detectors, on just
+those places, and each match must pass the detector's check (Luhn, IBAN mod-97, ...); here it must also miss
+the allow-list. With `ner:`
 configured, a named-entity model adds names and places (`entities.py`); where it and a pattern find the same
 text, the pattern's type wins.
 """
@@ -15,25 +16,19 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import hyperscan
 
 from llmtap.collector.wire import json_leaves, matches
+from llmtap.processors.redact._match import Matcher
 from llmtap.processors.redact.config import RedactConfig
 from llmtap.processors.redact.detectors import BUILT_IN, Detector
 
 if TYPE_CHECKING:
     from llmtap.processors.redact.entities import EntityFinder
 
-Places = dict[int, list[tuple[int, int]] | None]
-"""Per detector, the (start, end) spans where it may match; None: anywhere."""
-
-_MARGIN = 2
-"""Characters after a located span that an exact pattern's lookahead may read."""
-_MAX_SPANS = 256
-"""Beyond this many located spans in one text, a detector is run over the whole text instead."""
 _LEAF_SEPARATOR = "\n\x00\n"
 """Joins the strings of a JSON document into one text to scan; no built-in pattern crosses it."""
 
@@ -72,7 +67,8 @@ class Scanner:
     def __init__(self, config: RedactConfig):
         custom = [Detector(p.type, p.regex, ignore_case=p.ignore_case) for p in config.patterns]
         self.detectors = [*custom, *(d for d in BUILT_IN if d.type not in config.disable)]
-        self._exact = [re.compile(d.exact, re.ASCII | (re.IGNORECASE if d.ignore_case else 0)) for d in self.detectors]
+        self._matcher = Matcher([(d.exact, d.ignore_case, d.reach_back, d.widen, d.check) for d in self.detectors])
+        self._types = [d.type for d in self.detectors]
         self.entities: EntityFinder | None = None
         if config.ner is not None:
             from llmtap.processors.redact.entities import EntityFinder
@@ -84,7 +80,7 @@ class Scanner:
         self._key = config.hash_key.encode()
         self._allow = {v.lower() for v in config.allow}
         self._allow_patterns = [re.compile(p) for p in config.allow_patterns]
-        self._everywhere: list[int] = []
+        self._everywhere: tuple[int, ...] = ()
         self._anywhere: hyperscan.Database | None = None
         """Every detector, multi-line, for `clean`."""
         self._locator = self._compile()
@@ -99,7 +95,7 @@ class Scanner:
             try:
                 hyperscan.Database().compile(expressions=[d.locate.encode()], ids=[i], elements=1, flags=[flag])
             except hyperscan.error:
-                self._everywhere.append(i)
+                self._everywhere += (i,)
                 continue
             ids.append(i)
             expressions.append(d.locate.encode())
@@ -125,53 +121,19 @@ class Scanner:
             return False
         return self._anywhere is None or not matches(self._anywhere, text)  # None: no detector at all
 
-    def locate(self, text: str) -> Places:
-        """Where each detector may match in `text`: the leftmost start of each match Hyperscan found and the
-        furthest end from that start. Detectors absent from the result match nowhere."""
-        places: Places = {i: None for i in self._everywhere}
-        if self._locator is None:
-            return places
-        data = text.encode("utf-8", "surrogatepass")
-        reports: list[tuple[int, int, int]] = []
-        self._locator.scan(data, match_event_handler=_reported, context=reports)
-        if not reports:
-            return places
-        to_char: Callable[[int], int] = int if len(data) == len(text) else (
-            lambda offset: len(data[:offset].decode("utf-8", "ignore")))
-        furthest: dict[tuple[int, int], int] = {}
-        for i, start, end in reports:
-            key = (i, start)
-            if furthest.get(key, -1) < end:
-                furthest[key] = end
-        for (i, start), end in furthest.items():
-            spans = places.get(i, [])
-            if spans is None:
-                continue
-            if len(spans) >= _MAX_SPANS:
-                places[i] = None
-                continue
-            spans.append((max(to_char(start) - self.detectors[i].reach_back, 0), to_char(end)))
-            places[i] = spans
-        return places
-
     def find(self, text: str) -> list[Finding]:
         """The findings in `text`, without overlaps: the leftmost, then the longest, then the first detector."""
-        places = self.locate(text)
+        data = text.encode("utf-8", "surrogatepass")
+        reports: list[tuple[int, int, int]] = []
+        if self._locator is not None:
+            self._locator.scan(data, match_event_handler=_reported, context=reports)
         found: list[tuple[int, int, int, Finding]] = []
-        length = len(text)
-        for i, spans in places.items():
-            detector = self.detectors[i]
-            exact = self._exact[i]
-            check = detector.check
-            has_value = "v" in exact.groupindex
-            for m in _matches(exact, text, spans, length, detector.reach_back > 0):
-                start, end = m.span("v") if has_value else m.span()
-                while detector.widen and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._%+-"):
-                    start -= 1
+        if reports or self._everywhere:
+            types = self._types
+            for start, end, i in self._matcher.find(text, data, reports, self._everywhere):
                 value = text[start:end]
-                if start == end or (check is not None and not check(value)) or self._allowed(value):
-                    continue
-                found.append((start, start - end, i, Finding(detector.type, start, end, value)))
+                if not self._allowed(value):
+                    found.append((start, start - end, i, Finding(types[i], start, end, value)))
         if self.entities is not None:
             after = len(self.detectors)  # a pattern finding wins a tie with an entity
             for n, (kind, start, end) in enumerate(self.entities.find(text), after):
@@ -250,21 +212,3 @@ class Scanner:
             at = raw_end
         out.append(value[at:])
         return "".join(out), kept
-
-
-def _matches(exact: re.Pattern[str], text: str, spans: list[tuple[int, int]] | None, length: int,
-             anywhere: bool) -> Iterator[re.Match[str]]:
-    """The exact pattern's matches: anchored at each located start (where a match is leftmost), else the
-    first one later in the located span; every match in the span where the start is only known to lie in
-    it (`anywhere`); every match in the text for a detector located everywhere."""
-    if spans is None:
-        yield from exact.finditer(text)
-        return
-    for start, end in spans:
-        endpos = min(end + _MARGIN, length)
-        if anywhere:
-            yield from exact.finditer(text, start, endpos)
-            continue
-        m = exact.match(text, start, endpos) or exact.search(text, start + 1, endpos)
-        if m is not None:
-            yield m
