@@ -122,6 +122,34 @@ def test_checks(name: str, value: str, passes: bool) -> None:
     assert _match.check(name, value.encode()) is passes
 
 
+_FRAGMENTS = ["a@b.co", "jürgen@example.de", "+44 20 7946 0958", "(555) 123-4567", "4111 1111 1111 1111",
+              "123-45-6789", "ssn: 123456789", "DE89 3704 0044 0532 0130 00", "10.0.0.1", "2001:db8::1", "born on",
+              "03/14/1985", "api_key=Zq8Kx2mW9pL4vB7n", "Bearer abcdefghijklmnopqrstu", "password: hunter2", "x", "12",
+              "-", ".", ",", ":", "/", "€", "\n", " ", "sk-abcdefghijklmnopqrstuvwxyz", "postgres://u:p@h", "0",
+              "ext. 12"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=4)), max_size=12))
+def test_pcre2_finds_what_python_re_finds_with_the_same_patterns(pieces: list[str]) -> None:
+    """The detectors' patterns are written in the syntax PCRE2 and Python's `re` share: run over a whole text
+    without checks, both find the same values."""
+    text = "".join(pieces)
+    detectors = Scanner(RedactConfig()).detectors
+    matcher = _match.Matcher([(d.exact, d.ignore_case, d.reach_back, d.widen, "") for d in detectors])
+    found = matcher.find(text, text.encode("utf-8", "surrogatepass"), [], tuple(range(len(detectors))))
+    expected = []
+    for i, d in enumerate(detectors):
+        exact = re.compile(d.exact, re.ASCII | (re.IGNORECASE if d.ignore_case else 0))
+        for m in exact.finditer(text):
+            start, end = m.span("v") if "v" in exact.groupindex else m.span()
+            while d.widen and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._%+-"):
+                start -= 1
+            if start < end:
+                expected.append((start, end, i))
+    assert sorted(set(found)) == sorted(set(expected))
+
+
 def test_offsets_are_characters_in_text_with_non_ascii_and_lone_surrogates(scanner: Scanner) -> None:
     text = "\ud800 Grüße jürgen@example.de, ☎ +49 30 901820 €1234567"
     out, findings = scanner.redact(text)
