@@ -526,20 +526,16 @@ static int every_match(Text *t, int i, Py_ssize_t from, Py_ssize_t limit) {
     return 0;
 }
 
-/* Detector `i` at one place: anchored at its start (where a match is leftmost), else the first match later
- * in it; every match in it where the start is only known to lie within `reach_back` characters before. */
+/* Detector `i` at one place: its first match from the place's start (leftmost: a match starting there, else
+ * the first one later in it); every match in it where the start is only known to lie within `reach_back`
+ * characters before. */
 static int at_place(Text *t, int i, Py_ssize_t start, Py_ssize_t end) {
     Matcher *m = t->m;
     const Detector *d = &m->detectors[i];
     Py_ssize_t from = back_chars(t, start, d->reach_back), limit = forward_chars(t, end, MARGIN);
     if (d->reach_back > 0) return every_match(t, i, from, limit);
-    int rc = pcre2_match(d->code, t->s, limit, from, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, m->match, m->context);
-    if (rc == PCRE2_ERROR_NOMATCH) {
-        Py_ssize_t next = forward_chars(t, from, 1);
-        if (next > limit) return 0;
-        rc = pcre2_match(d->code, t->s, limit, next, PCRE2_NO_UTF_CHECK, m->match, m->context);
-        if (rc == PCRE2_ERROR_NOMATCH) return 0;
-    }
+    int rc = pcre2_match(d->code, t->s, limit, from, PCRE2_NO_UTF_CHECK, m->match, m->context);
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc < 0) return failed(rc, i);
     return found(t, i, pcre2_get_ovector_pointer(m->match));
 }
