@@ -814,6 +814,79 @@ static PyObject *events_only(PyObject *self, PyObject *args) {
     return failed ? NULL : PyBool_FromLong(e.records > 0 && !e.others);
 }
 
+/* ---- encode_attributes: KeyValues as wire bytes ----------------------------------------------------------- */
+
+static int varint_size(uint64_t v) {
+    int n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
+/* One attribute's AnyValue (str, bool, int or float) into `value`; -1 with TypeError for anything else. */
+static int any_value_bytes(PyObject *v, Out *value) {
+    uint8_t head[9];
+    if (PyBool_Check(v)) {
+        head[0] = 0x10; /* bool_value = 2 */
+        head[1] = v == Py_True;
+        return out_append(value, head, 2);
+    }
+    if (PyLong_Check(v)) {
+        long long n = PyLong_AsLongLong(v);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        head[0] = 0x18; /* int_value = 3 */
+        return out_append(value, head, 1) < 0 ? -1 : out_varint(value, (uint64_t)n);
+    }
+    if (PyFloat_Check(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        head[0] = 0x21; /* double_value = 4, fixed64 little-endian */
+        for (int i = 0; i < 8; i++) head[1 + i] = (uint8_t)(bits >> (8 * i));
+        return out_append(value, head, 9);
+    }
+    if (PyUnicode_Check(v)) {
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(v, &n);
+        if (text == NULL) return -1;
+        head[0] = 0x0a; /* string_value = 1 */
+        return (out_append(value, head, 1) < 0 || out_varint(value, (uint64_t)n) < 0 ||
+                out_append(value, (const uint8_t *)text, n) < 0) ? -1 : 0;
+    }
+    PyErr_Format(PyExc_TypeError, "encode_attributes: cannot encode %s", Py_TYPE(v)->tp_name);
+    return -1;
+}
+
+static PyObject *encode_attributes(PyObject *self, PyObject *args) {
+    PyObject *mapping, *key, *v, *result = NULL;
+    int tag;
+    Py_ssize_t at = 0;
+    Out o = {0}, value = {0};
+    if (!PyArg_ParseTuple(args, "O!i", &PyDict_Type, &mapping, &tag)) return NULL;
+    while (PyDict_Next(mapping, &at, &key, &v)) {
+        Py_ssize_t key_length;
+        const char *name;
+        if (v == Py_None) continue;
+        if (!PyUnicode_Check(key) || (name = PyUnicode_AsUTF8AndSize(key, &key_length)) == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "encode_attributes: keys are str");
+            goto done;
+        }
+        value.length = 0;
+        if (any_value_bytes(v, &value) < 0) goto done;
+        uint8_t t = (uint8_t)tag, key_tag = 0x0a, value_tag = 0x12; /* KeyValue.key = 1, value = 2 */
+        uint64_t kv = 1 + varint_size(key_length) + key_length + 1 + varint_size(value.length) + value.length;
+        if (out_append(&o, &t, 1) < 0 || out_varint(&o, kv) < 0 || out_append(&o, &key_tag, 1) < 0 ||
+            out_varint(&o, key_length) < 0 || out_append(&o, (const uint8_t *)name, key_length) < 0 ||
+            out_append(&o, &value_tag, 1) < 0 || out_varint(&o, value.length) < 0 ||
+            out_append(&o, value.data, value.length) < 0)
+            goto done;
+    }
+    result = PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length);
+done:
+    PyMem_Free(o.data);
+    PyMem_Free(value.data);
+    return result;
+}
+
 /* ---- json_leaves: the string values of a JSON document, for the redactor ------------------------------- */
 
 #define MAX_JSON_DEPTH 512
@@ -989,6 +1062,9 @@ static PyMethodDef methods[] = {
      "then its double-quoted strings decoded as JSON, each followed by scanner._LEAF_SEPARATOR, as UTF-8; "
      "flagged: whether a key with keys[key] true (a PII flag) is present, or a content value nests too deep "
      "to read here (either way the caller must read the spans)."},
+    {"encode_attributes", encode_attributes, METH_VARARGS,
+     "encode_attributes(mapping, tag) -> bytes: each key and value (str, bool, int or float; None is left "
+     "out) as a KeyValue framed as field `tag` (a one-byte protobuf tag)."},
     {"json_leaves", json_leaves, METH_O,
      "json_leaves(text) -> (joined, bounds) | None: the string values of a JSON document (an object or an "
      "array; keys are not values), decoded and each followed by scanner._LEAF_SEPARATOR, and per value four "

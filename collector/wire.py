@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import struct
 from collections.abc import Iterable
 from typing import Any
 
 import hyperscan
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from llmtap.collector import attributes
 from llmtap.collector._wire import (
     SpanRow,
     append_to_spans,
     content_text,
+    encode_attributes,
     events_only,
     json_leaves,
     scan_resources,
@@ -33,8 +35,8 @@ from llmtap.collector._wire import (
 )
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
-           "content_text", "events_only", "exact_and_prefixes", "json_leaves", "matches", "scan_resources",
-           "scan_spans", "varint"]
+           "content_text", "encode_attributes", "events_only", "exact_and_prefixes", "field", "json_leaves",
+           "matches", "scan_resources", "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""
@@ -75,20 +77,23 @@ def exact_and_prefixes(globs: Iterable[str]) -> tuple[list[str], list[str]] | No
     return exact, prefixes
 
 
-def attribute(key: str, value: str | bool | int | float, tag: int = SPAN_ATTRIBUTES) -> bytes:
+_ONE_BYTE = [bytes((n,)) for n in range(128)]
+
+
+def field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited field: its one-byte tag, the payload's length and the payload."""
+    n = len(payload)
+    return _ONE_BYTE[tag] + (_ONE_BYTE[n] if n < 128 else varint(n)) + payload
+
+
+def attribute(key: str, value: Any, tag: int = SPAN_ATTRIBUTES) -> bytes:
     """One attribute as wire bytes: a KeyValue framed as field `tag` (an attribute of a span, by default)."""
-    if isinstance(value, bool):
-        encoded = b"\x10\x01" if value else b"\x10\x00"
-    elif isinstance(value, int):
-        encoded = b"\x18" + varint(value & 0xFFFF_FFFF_FFFF_FFFF)  # int64: negatives as ten-byte varints
-    elif isinstance(value, float):
-        encoded = b"\x21" + struct.pack("<d", value)
-    else:
-        text = value.encode()
-        encoded = b"\x0a" + varint(len(text)) + text
-    name = key.encode()
-    kv = b"\x0a" + varint(len(name)) + name + b"\x12" + varint(len(encoded)) + encoded
-    return bytes((tag,)) + varint(len(kv)) + kv
+    if isinstance(value, list | tuple):  # arrays: rare, through the protobuf runtime
+        any_value = AnyValue()
+        attributes.set_value(any_value, list(value))
+        name = key.encode()
+        return field(tag, field(0x0A, name) + field(0x12, any_value.SerializeToString()))
+    return encode_attributes({key: value}, tag)
 
 
 class KeyPrefilter:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from typing import Any
 
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes import error_attributes
 
 from llmtap import semconv
-from llmtap.collector import attributes
+from llmtap.collector import attributes, wire
 from llmtap.collector.wire import SpanRow
 
 
@@ -81,25 +81,39 @@ def logfmt(fields: dict[str, Any]) -> str:
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None and v != "")
 
 
-def fill_record(record: LogRecord, span: SpanRow, time_ns: int, extra: dict[str, attributes.Value],
-                error: bool) -> None:
-    """The record for one span: its ids and start time, the span's attributes it copies (`span.copied`,
-    KeyValues as they are) and those in `extra`. No body: exporters that show lines render `summary_line`."""
-    record.MergeFromString(span.copied)
-    record.event_name = semconv.LLMTAP_LLM_CALL_EVENT
-    record.time_unix_nano = span.start_time_unix_nano
-    record.observed_time_unix_nano = time_ns
-    record.trace_id = span.trace_id
-    record.span_id = span.span_id
-    record.flags = span.flags & 0xFF
-    record.severity_number = SeverityNumber.SEVERITY_NUMBER_ERROR if error else SeverityNumber.SEVERITY_NUMBER_INFO
-    record.severity_text = "ERROR" if error else "INFO"
-    for key, value in extra.items():
-        if value is None or value == "":
-            continue
-        kv = record.attributes.add()
-        kv.key = key
-        attributes.set_value(kv.value, value)
+_TIMES = struct.Struct("<BQBQ")
+"""LogRecord.time_unix_nano (1) and observed_time_unix_nano (11): fixed64 each."""
+_SEVERITY = {False: b"\x10\x09\x1a\x04INFO", True: b"\x10\x11\x1a\x05ERROR"}
+"""severity_number (2: INFO 9, ERROR 17) and severity_text (3)."""
+_EVENT = wire.field(0x62, semconv.LLMTAP_LLM_CALL_EVENT.encode())
+"""event_name (12)."""
+_FLAGS = struct.Struct("<BI")
+"""flags (8): fixed32."""
+
+
+def record(span: SpanRow, time_ns: int, extra: dict[str, attributes.Value], error: bool) -> bytes:
+    """The record for one span, as LogRecord wire bytes: its ids and start time, the span's attributes it copies
+    (`span.copied`, KeyValues as they are) and those in `extra`. No body: exporters that show lines render
+    `summary_line`. Built as bytes: the records go to the exporters' queues as bytes, never read here."""
+    return b"".join((_TIMES.pack(0x09, span.start_time_unix_nano, 0x59, time_ns), _SEVERITY[error], _EVENT,
+                     wire.field(0x4A, span.trace_id), wire.field(0x52, span.span_id),
+                     _FLAGS.pack(0x45, span.flags & 0xFF), span.copied,
+                     wire.encode_attributes(extra, wire.LOG_RECORD_ATTRIBUTES)))
+
+
+def request(resources: list[tuple[bytes, str]], records: dict[int, list[bytes]], scope: str) -> bytes:
+    """An ExportLogsServiceRequest, as wire bytes, of `records` per resource index in `resources` (a
+    Resource's bytes and its schema URL), each resource's records in one scope."""
+    scope_field = wire.field(0x0A, wire.field(0x0A, scope.encode()))  # ScopeLogs.scope (1): name (1)
+    out = []
+    for index, recs in records.items():
+        resource, schema_url = resources[index]
+        scope_logs = scope_field + b"".join(wire.field(0x12, r) for r in recs)  # ScopeLogs.log_records (2)
+        resource_logs = wire.field(0x0A, resource) + wire.field(0x12, scope_logs)  # resource (1), scope_logs (2)
+        if schema_url:
+            resource_logs += wire.field(0x1A, schema_url.encode())  # schema_url (3)
+        out.append(wire.field(0x0A, resource_logs))  # ExportLogsServiceRequest.resource_logs (1)
+    return b"".join(out)
 
 
 def summary_line(attrs: dict[str, Any]) -> str:

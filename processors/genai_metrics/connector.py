@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, ResourceMetrics
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -37,7 +36,7 @@ from llmtap.collector.component import Connector, Derived, Host
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost.prices import Usage
 from llmtap.processors.cost.processor import usage_of
-from llmtap.processors.genai_metrics.calls import fill_record, input_preview, output_preview
+from llmtap.processors.genai_metrics.calls import input_preview, output_preview, record, request
 from llmtap.processors.genai_metrics.cardinality import TopValues
 from llmtap.processors.genai_metrics.config import GenAIMetricsConfig
 
@@ -240,27 +239,26 @@ class GenAIMetricsConnector(Connector):
         if error_type and error_attributes.ERROR_TYPE not in found:
             extra[error_attributes.ERROR_TYPE] = error_type
         if session_attributes.SESSION_ID not in found and gen_ai.GEN_AI_CONVERSATION_ID in found:
-            extra[session_attributes.SESSION_ID] = found[gen_ai.GEN_AI_CONVERSATION_ID]
+            extra[session_attributes.SESSION_ID] = as_text(found[gen_ai.GEN_AI_CONVERSATION_ID])
         if gen_ai.GEN_AI_INPUT_MESSAGES in found:
             extra[semconv.LLMTAP_PREVIEW_INPUT] = input_preview(found[gen_ai.GEN_AI_INPUT_MESSAGES], limit)
         if gen_ai.GEN_AI_OUTPUT_MESSAGES in found:
             extra[semconv.LLMTAP_PREVIEW_OUTPUT] = output_preview(found[gen_ai.GEN_AI_OUTPUT_MESSAGES], limit)
-        return extra
+        return {key: value for key, value in extra.items() if value != ""}  # an empty value: no attribute
 
     # -- per request ------------------------------------------------------------------------------
     def derive(self, batch: Batch) -> Derived:
         now_ns = time.time_ns()
         series: dict[Key, _Series] = {}
-        calls = ExportLogsServiceRequest() if self.config.calls else None
+        records: dict[int, list[bytes]] = {}
         data = batch.data()
-        resources: list[tuple[bytes, str]] | None = None
+        resources: list[tuple[bytes, str]] = []
         resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
-        scope_logs: dict[int, Any] = {}
         for row in wire.scan_spans(data, _KEYS, wire.LOG_RECORD_ATTRIBUTES):
             found = row.found
             if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
                 continue
-            if resources is None:
+            if not resources:
                 resources = wire.scan_resources(data)
             resource_key = resource_keys.get(row.resource_index)
             if resource_key is None:
@@ -276,19 +274,12 @@ class GenAIMetricsConnector(Connector):
             usage = usage_of(found)
             key = (resource_key, self._labels(found, error_type))
             self._count(series.setdefault(key, _Series()), found, usage, seconds)
-            if calls is not None:
-                logs = scope_logs.get(row.resource_index)
-                if logs is None:
-                    assert resources is not None
-                    resource_bytes, schema_url = resources[row.resource_index]
-                    rl = calls.resource_logs.add()
-                    rl.resource.MergeFromString(resource_bytes)
-                    rl.schema_url = schema_url
-                    logs = scope_logs[row.resource_index] = rl.scope_logs.add()
-                    logs.scope.name = SCOPE
+            if self.config.calls:
                 extra = self._call_extra(found, usage, seconds, _STATUS.get(row.status_code, "UNSET"), error_type)
-                fill_record(logs.log_records.add(), row, now_ns, extra, bool(error_type))
-        out = [Batch(Signal.LOGS, calls)] if calls is not None and calls.resource_logs else []
+                records.setdefault(row.resource_index, []).append(record(row, now_ns, extra, bool(error_type)))
+        out = []
+        if records:
+            out.append(Batch(Signal.LOGS, None, request(resources, records, SCOPE), sum(map(len, records.values()))))
         return Derived(out, functools.partial(self._commit, series) if series else None)
 
     def _metrics(self, series: dict[Key, _Series], start_ns: int, end_ns: int) -> ExportMetricsServiceRequest:
