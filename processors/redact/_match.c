@@ -292,14 +292,18 @@ static const char MONTHS[12][4] = {"jan", "feb", "mar", "apr", "may", "jun",
 
 /* A date of birth as written after a birth keyword: `1985-03-14`, `03/14/85`, `March 14th, 1985`. */
 static int birth_date(const uint8_t *v, Py_ssize_t n) {
-    char text[256];
     long numbers[3] = {0}, day = -1, year = -1;
     int count = 0, month = 0;
-    if (n >= (Py_ssize_t)sizeof text) return 0;
+    char *text = PyMem_Malloc(n + 1);
+    if (text == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < n; i++) text[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
     text[n] = 0;
     for (int m = 0; m < 12 && !month; m++)
         if (strstr(text, MONTHS[m]) != NULL) month = m + 1;
+    PyMem_Free(text);
     for (Py_ssize_t i = 0; i < n;) {
         if (!is_digit(v[i])) {
             i++;
@@ -545,6 +549,11 @@ static PyObject *matcher_find(Matcher *self, PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "Uy*O!O!", &text, &data, &PyList_Type, &reports, &PyTuple_Type, &everywhere))
         return NULL;
+    if (PyUnicode_IS_ASCII(text) && data.len != PyUnicode_GET_LENGTH(text)) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "data is not the text's UTF-8");
+        return NULL;
+    }
     Text t = {self, text, data.buf, data.len, PyUnicode_IS_ASCII(text), NULL, PyList_New(0), -1, -1, -1};
     Py_ssize_t count = PyList_GET_SIZE(reports);
     Place *places = PyMem_Malloc((count ? count : 1) * sizeof *places);

@@ -4,9 +4,8 @@ Two stages. Hyperscan, compiled once with every detector, reads the whole text i
 where each detector's pattern can match; most content has no such place and costs only that pass. Then, in
 one call to `_match.c`, PCRE2 runs the exact pattern (with its boundaries) of just those detectors, on just
 those places, and each match must pass the detector's check (Luhn, IBAN mod-97, ...); here it must also miss
-the allow-list. With `ner:`
-configured, a named-entity model adds names and places (`entities.py`); where it and a pattern find the same
-text, the pattern's type wins.
+the allow-list. With `ner:` configured, a named-entity model adds names and places (`entities.py`); where it
+and a pattern find the same text, the pattern's type wins.
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ if TYPE_CHECKING:
     from llmtap.processors.redact.entities import EntityFinder
 
 _LEAF_SEPARATOR = "\n\x00\n"
-"""Joins the strings of a JSON document into one text to scan; no built-in pattern crosses it."""
+"""What `wire.json_leaves` and `wire.content_text` put after each string they join into one text to scan;
+no built-in pattern crosses it."""
 
 
 class Finding(NamedTuple):
