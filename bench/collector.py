@@ -7,7 +7,8 @@ the same with no processors: the processors' share of the end-to-end time), 4 co
 (rows counted in otel_traces), p99 request latency, collector CPU seconds and peak RSS per 100k spans, and
 the processors' share of that CPU time (their own `llmtap_processor_cpu_seconds_total`, measured by the
 collector around each processor's work, over the process's CPU time: what they cost of the end-to-end work,
-whichever part is the bottleneck).
+whichever part is the bottleneck). A last line puts the processors-on and -off HTTP runs side by side three
+ways: their own share, the extra CPU per span with them on, and the throughput given up.
 The `store` row is the ceiling: the clickhouse exporter alone inserting the same requests in-process.
 
 The floor is what a straightforward Python exporter does with the same requests in one loop: parse
@@ -245,12 +246,21 @@ def main() -> None:
         print(f"{label:<13} {'store':<9} {'':>9} {ceiling:>12,.0f} {'':>8} {'':>10} {'':>11} {floor:>9,.0f} "
               f"{ceiling / floor:>7.1f}x   (the store alone: its own ingest, nothing else running)", flush=True)
         runs = [("http", True), ("grpc", True)] + ([("http", False)] if content else [])
+        http: dict[bool, dict[str, float]] = {}
         for transport, processors in runs:
             r = run_collector(payloads, transport, processors)
+            if transport == "http":
+                http[processors] = r
             name = label if processors else "  processors off"
             print(f"{name:<13} {transport:<9} {r['acked_per_s']:>9,.0f} {r['persisted_per_s']:>12,.0f} "
                   f"{r['p99_ms']:>8.0f} {r['cpu_s_per_100k']:>10.2f} {r['peak_rss_mb']:>11.0f} {floor:>9,.0f} "
                   f"{r['persisted_per_s'] / floor:>7.1f}x {r['processors_cpu_share']:>10.0%}", flush=True)
+        if False in http:
+            on, off = http[True], http[False]
+            print(f"  processors on vs off (http): their own CPU {on['processors_cpu_share']:.0%} of the on run's; "
+                  f"CPU per span (on - off) / on = {1 - off['cpu_s_per_100k'] / on['cpu_s_per_100k']:.0%}; "
+                  f"persisted/s 1 - on / off = {1 - on['persisted_per_s'] / off['persisted_per_s']:.0%}",
+                  flush=True)
 
 
 if __name__ == "__main__":
