@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -65,8 +64,6 @@ class CostProcessor(Processor):
     def __init__(self, component_id: str, config: CostConfig):
         super().__init__(component_id)
         self.book = PriceBook(config)
-        self._sources: dict[tuple[str, str], bytes] = {}
-        """The encoded source attributes of each price source and version."""
 
     async def process(self, batch: Batch) -> Batch | None:
         if batch.signal is not Signal.TRACES:
@@ -100,19 +97,17 @@ class CostProcessor(Processor):
         if price is None:
             return _UNKNOWN_MODEL
         cost = price.cost(usage)
-        values = (cost.total, cost.input, cost.cache_read, cost.cache_write, cost.output, cost.reasoning)
-        added = _PARTS.pack(*(x for pair in zip(_HEADS, map(float, values), strict=True) for x in pair))
-        if cost.cache_savings > 0:
-            added += _SAVINGS_HEAD + _DOUBLE.pack(float(cost.cache_savings))
-        source = self._sources.get((price.source, price.source_version))
-        if source is None:
-            source = wire.attribute(semconv.LLMTAP_COST_SOURCE, price.source)
-            if price.source_version:
-                source += wire.attribute(semconv.LLMTAP_COST_SOURCE_VERSION, price.source_version)
-            if len(self._sources) < 10_000:
-                self._sources[(price.source, price.source_version)] = source
-        return added + source
-
+        return wire.encode_attributes({
+            semconv.LLMTAP_COST_USD: float(cost.total),
+            semconv.LLMTAP_COST_INPUT_USD: float(cost.input),
+            semconv.LLMTAP_COST_CACHE_READ_USD: float(cost.cache_read),
+            semconv.LLMTAP_COST_CACHE_WRITE_USD: float(cost.cache_write),
+            semconv.LLMTAP_COST_OUTPUT_USD: float(cost.output),
+            semconv.LLMTAP_COST_REASONING_USD: float(cost.reasoning),
+            semconv.LLMTAP_COST_CACHE_SAVINGS_USD: float(cost.cache_savings) if cost.cache_savings > 0 else None,
+            semconv.LLMTAP_COST_SOURCE: price.source,
+            semconv.LLMTAP_COST_SOURCE_VERSION: price.source_version or None,  # None: no attribute
+        }, wire.SPAN_ATTRIBUTES)
 
 def _set_client_costs_apart(batch: Batch, rows: list[wire.SpanRow]) -> None:
     """Remove what a client sent under llmtap's cost keys (its `llmtap.cost.usd` is kept as
@@ -129,11 +124,4 @@ def _set_client_costs_apart(batch: Batch, rows: list[wire.SpanRow]) -> None:
     batch.changed()
 
 
-_DOUBLE = struct.Struct("<d")
-_HEADS = [wire.attribute(key, 0.0)[:-_DOUBLE.size] for key in (
-    semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
-    semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_OUTPUT_USD, semconv.LLMTAP_COST_REASONING_USD)]
-_PARTS = struct.Struct("<" + "".join(f"{len(head)}sd" for head in _HEADS))
-"""The six cost attributes in one pack: each a double attribute's bytes up to its value, then the value."""
-_SAVINGS_HEAD = wire.attribute(semconv.LLMTAP_COST_CACHE_SAVINGS_USD, 0.0)[:-_DOUBLE.size]
 _UNKNOWN_MODEL = wire.attribute(semconv.LLMTAP_COST_UNKNOWN_MODEL, True)
