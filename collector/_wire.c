@@ -297,17 +297,21 @@ static int out_append(Out *o, const uint8_t *p, size_t n) {
     return 0;
 }
 
-static int out_field(Out *o, uint8_t tag, Buf value) {
-    uint8_t header[11];
+static int out_varint(Out *o, uint64_t v) {
+    uint8_t bytes[10];
     size_t n = 0;
-    uint64_t length = (uint64_t)(value.end - value.p);
-    header[n++] = tag;
     do {
-        uint8_t c = length & 0x7f;
-        length >>= 7;
-        header[n++] = c | (length ? 0x80 : 0);
-    } while (length);
-    return out_append(o, header, n) < 0 ? -1 : out_append(o, value.p, value.end - value.p);
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        bytes[n++] = c | (v ? 0x80 : 0);
+    } while (v);
+    return out_append(o, bytes, n);
+}
+
+/* A length-delimited field: its one-byte tag, the value's length, the value. */
+static int out_field(Out *o, uint8_t tag, Buf value) {
+    return (out_append(o, &tag, 1) < 0 || out_varint(o, (uint64_t)(value.end - value.p)) < 0) ? -1
+           : out_append(o, value.p, value.end - value.p);
 }
 
 /* A scanned span: where it is in the request, its ids, times and status, and the requested attributes. */
@@ -441,17 +445,6 @@ done:
 }
 
 /* Growable output for rewriting: a message's fields are copied, or rewritten, then framed again. */
-static int out_varint(Out *o, uint64_t v) {
-    uint8_t bytes[10];
-    size_t n = 0;
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        bytes[n++] = c | (v ? 0x80 : 0);
-    } while (v);
-    return out_append(o, bytes, n);
-}
-
 /* The field just read (`start` is where its tag began, `b->p` where it ends), copied as it is. */
 static int out_raw(Out *o, const uint8_t *start, const Buf *b) { return out_append(o, start, b->p - start); }
 
@@ -816,12 +809,6 @@ static PyObject *events_only(PyObject *self, PyObject *args) {
 
 /* ---- encode_attributes: KeyValues as wire bytes ----------------------------------------------------------- */
 
-static int varint_size(uint64_t v) {
-    int n = 1;
-    while (v >>= 7) n++;
-    return n;
-}
-
 /* One attribute's AnyValue (str, bool, int or float) into `value`; -1 with TypeError for anything else. */
 static int any_value_bytes(PyObject *v, Out *value) {
     uint8_t head[9];
@@ -848,19 +835,19 @@ static int any_value_bytes(PyObject *v, Out *value) {
         Py_ssize_t n;
         const char *text = PyUnicode_AsUTF8AndSize(v, &n);
         if (text == NULL) return -1;
-        head[0] = 0x0a; /* string_value = 1 */
-        return (out_append(value, head, 1) < 0 || out_varint(value, (uint64_t)n) < 0 ||
-                out_append(value, (const uint8_t *)text, n) < 0) ? -1 : 0;
+        return out_field(value, 0x0a, (Buf){(const uint8_t *)text, (const uint8_t *)text + n}); /* string_value = 1 */
     }
     PyErr_Format(PyExc_TypeError, "encode_attributes: cannot encode %s", Py_TYPE(v)->tp_name);
     return -1;
 }
 
+static Buf out_buf(const Out *o) { return (Buf){o->data, o->data + o->length}; }
+
 static PyObject *encode_attributes(PyObject *self, PyObject *args) {
     PyObject *mapping, *key, *v, *result = NULL;
     int tag;
     Py_ssize_t at = 0;
-    Out o = {0}, value = {0};
+    Out o = {0}, value = {0}, kv = {0};
     if (!PyArg_ParseTuple(args, "O!i", &PyDict_Type, &mapping, &tag)) return NULL;
     while (PyDict_Next(mapping, &at, &key, &v)) {
         Py_ssize_t key_length;
@@ -870,20 +857,17 @@ static PyObject *encode_attributes(PyObject *self, PyObject *args) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "encode_attributes: keys are str");
             goto done;
         }
-        value.length = 0;
-        if (any_value_bytes(v, &value) < 0) goto done;
-        uint8_t t = (uint8_t)tag, key_tag = 0x0a, value_tag = 0x12; /* KeyValue.key = 1, value = 2 */
-        uint64_t kv = 1 + varint_size(key_length) + key_length + 1 + varint_size(value.length) + value.length;
-        if (out_append(&o, &t, 1) < 0 || out_varint(&o, kv) < 0 || out_append(&o, &key_tag, 1) < 0 ||
-            out_varint(&o, key_length) < 0 || out_append(&o, (const uint8_t *)name, key_length) < 0 ||
-            out_append(&o, &value_tag, 1) < 0 || out_varint(&o, value.length) < 0 ||
-            out_append(&o, value.data, value.length) < 0)
+        value.length = kv.length = 0;
+        Buf key_bytes = {(const uint8_t *)name, (const uint8_t *)name + key_length};
+        if (any_value_bytes(v, &value) < 0 || out_field(&kv, 0x0a, key_bytes) < 0 || /* KeyValue.key = 1 */
+            out_field(&kv, 0x12, out_buf(&value)) < 0 || out_field(&o, (uint8_t)tag, out_buf(&kv)) < 0) /* value = 2 */
             goto done;
     }
     result = PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length);
 done:
     PyMem_Free(o.data);
     PyMem_Free(value.data);
+    PyMem_Free(kv.data);
     return result;
 }
 
