@@ -201,6 +201,15 @@ static int phone(const uint8_t *v, Py_ssize_t n) {
     return 1;
 }
 
+/* The code point UTF-8 begins at `v` (of `n` bytes) into *cp; the bytes it takes. */
+static int decode_utf8(const uint8_t *v, Py_ssize_t n, uint32_t *cp) {
+    uint8_t b = v[0];
+    int extra = b < 0x80 ? 0 : b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
+    *cp = extra == 0 ? b : extra == 1 ? b & 0x1f : extra == 2 ? b & 0x0f : b & 0x07;
+    for (int j = 1; j <= extra && j < n; j++) *cp = (*cp << 6) | (v[j] & 0x3f);
+    return extra + 1;
+}
+
 /* The value's characters (code points); the caller frees them. */
 static uint32_t *code_points(const uint8_t *v, Py_ssize_t n, Py_ssize_t *count) {
     uint32_t *out = PyMem_Malloc((n + 1) * sizeof *out);
@@ -209,14 +218,7 @@ static uint32_t *code_points(const uint8_t *v, Py_ssize_t n, Py_ssize_t *count) 
         PyErr_NoMemory();
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n;) {
-        uint8_t b = v[i];
-        int extra = b < 0x80 ? 0 : b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
-        uint32_t cp = extra == 0 ? b : extra == 1 ? b & 0x1f : extra == 2 ? b & 0x0f : b & 0x07;
-        for (int j = 1; j <= extra && i + j < n; j++) cp = (cp << 6) | (v[i + j] & 0x3f);
-        out[k++] = cp;
-        i += extra + 1;
-    }
+    for (Py_ssize_t i = 0; i < n;) i += decode_utf8(v + i, n - i, &out[k++]);
     *count = k;
     return out;
 }
@@ -473,12 +475,9 @@ static Py_ssize_t char_at(const Text *t, Py_ssize_t byte) { return t->ascii ? by
 
 /* The code point that ends at byte `at`, and where it starts. */
 static uint32_t previous_code_point(const Text *t, Py_ssize_t at, Py_ssize_t *start) {
-    Py_ssize_t k = back_chars(t, at, 1);
-    uint8_t b = t->s[k];
-    int extra = b < 0x80 ? 0 : b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
-    uint32_t cp = extra == 0 ? b : extra == 1 ? b & 0x1f : extra == 2 ? b & 0x0f : b & 0x07;
-    for (int j = 1; j <= extra && k + j < at; j++) cp = (cp << 6) | (t->s[k + j] & 0x3f);
-    *start = k;
+    uint32_t cp;
+    *start = back_chars(t, at, 1);
+    decode_utf8(t->s + *start, at - *start, &cp);
     return cp;
 }
 
