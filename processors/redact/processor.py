@@ -32,10 +32,9 @@ _MAX_KEYS = 10_000
 
 def _content_keys(config: RedactConfig) -> tuple[dict[str, bool], tuple[bytes, ...]] | None:
     """The content keys as `wire.content_text` takes them (exact keys, and the flags as true; prefixes); None
-    when a glob is more than a key or a prefix, or custom patterns or named entities are configured (their
-    matches cannot be proved absent from the joined text that way: anchors, lookarounds, models)."""
+    when a glob is more than a key or a prefix."""
     split = wire.exact_and_prefixes(config.attributes)
-    if config.patterns or config.ner is not None or split is None:
+    if split is None:
         return None
     exact, prefixes = split
     return dict.fromkeys(exact, False) | dict.fromkeys(_FLAGS, True), tuple(p.encode() for p in prefixes)
@@ -47,7 +46,7 @@ class RedactProcessor(Processor):
         self.scanner = Scanner(config)
         self._content = re.compile("|".join(fnmatch.translate(g) for g in config.attributes) or "(?!)")
         self._wire = KeyPrefilter.from_globs(config.attributes, whole=_FLAGS)
-        self._content_keys = _content_keys(config)
+        self._content_keys = _content_keys(config) if self.scanner.provable else None
         self._keys: dict[str, int] = {}
         """Per attribute key seen: _CONTENT, _FLAG or _OTHER."""
         self._telemetry: SelfTelemetry | None = None

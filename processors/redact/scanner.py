@@ -84,6 +84,9 @@ class Scanner:
         self._anywhere: hyperscan.Database | None = None
         """Every detector, multi-line, for `clean`."""
         self._locator = self._compile()
+        self.provable = not config.patterns and self.entities is None and not self._everywhere
+        """Whether `clean` can prove that texts have nothing to redact: not with custom patterns (they may anchor
+        to a whole text, which the joined texts are not), a pattern Hyperscan cannot compile, or a model."""
 
     def _compile(self) -> hyperscan.Database | None:
         """One database that reports where each detector matches (leftmost start, every end), and one for
@@ -115,9 +118,9 @@ class Scanner:
     def clean(self, text: bytes) -> bool:
         """True when no detector can match anywhere in `text` (UTF-8: many texts, each followed by
         `_LEAF_SEPARATOR`, such as `wire.content_text` returns), so none of them has anything to redact.
-        Multi-line: `^` and `$` also match at each text's edges. False when that cannot be known this way (a
-        custom pattern Hyperscan cannot compile, named entities)."""
-        if self._everywhere or self.entities is not None:
+        Multi-line: `^` and `$` also match at each text's edges. False when that cannot be known this way
+        (`provable`)."""
+        if not self.provable:
             return False
         return self._anywhere is None or not matches(self._anywhere, text)  # None: no detector at all
 
