@@ -16,6 +16,7 @@ from llmtap import semconv
 from llmtap.collector.attributes import value_of
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from llmtap.processors.genai_metrics import connector as connector_module
 from llmtap.processors.genai_metrics.calls import summary_line
 from llmtap.processors.genai_metrics.cardinality import TopValues
 from tests.otlp_data import kv
@@ -131,6 +132,52 @@ def test_counts_add_up_across_requests_and_only_for_committed_ones() -> None:
     assert requests_.as_int == 3 and duration.count == 3 and abs(duration.sum - 1.2) < 1e-9
     assert duration.min == 0.2 and duration.max == 0.6 and sum(duration.bucket_counts) == 3
 
+
+
+def test_sums_are_the_same_whenever_pending_spans_are_folded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spans wait, per label values, until the flush or `_FOLD_AT` of them; where the fold falls changes no sum."""
+    spans = [_chat(model, seconds=seconds, **{"gen_ai.response.time_to_first_chunk": seconds / 4,
+                                             semconv.LLMTAP_COST_INPUT_USD: seconds / 100})
+             for model, seconds in (("a", 0.3), ("b", 2.5), ("a", 7.0), ("a", 0.05), ("b", 31.0), ("a", 0.3))]
+
+    def flushed(fold_at: int) -> dict[tuple[str, str, str | None], Any]:
+        monkeypatch.setattr(connector_module, "_FOLD_AT", fold_at)
+        connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
+        for i in range(0, len(spans), 2):
+            derived = connector.derive(Batch(Signal.TRACES, _request(*spans[i:i + 2])))
+            assert derived.commit is not None
+            derived.commit()
+            if fold_at == 1:
+                assert not connector._pending, "folded at the commit"
+        batch = connector.flush()
+        assert batch is not None
+        out: dict[tuple[str, str, str | None], Any] = {}
+        for name in (semconv.LLMTAP_REQUESTS, semconv.LLMTAP_TOKENS, semconv.LLMTAP_COST,
+                     semconv.LLMTAP_REQUEST_DURATION, semconv.LLMTAP_TIME_TO_FIRST_TOKEN):
+            for labels, p in _points([batch], name):
+                key = (name, labels["gen_ai.request.model"], labels.get("gen_ai.token.type"))
+                histogram = name in (semconv.LLMTAP_REQUEST_DURATION, semconv.LLMTAP_TIME_TO_FIRST_TOKEN)
+                out[key] = ((p.count, round(p.sum, 9), p.min, p.max, list(p.bucket_counts)) if histogram
+                            else p.as_int or p.as_double)
+        return out
+
+    once, every_commit = flushed(10_000), flushed(1)
+    assert once == every_commit
+    assert once[(semconv.LLMTAP_REQUESTS, "a", None)] == 4
+    assert once[(semconv.LLMTAP_TOKENS, "b", "output")] == 40
+    assert once[(semconv.LLMTAP_COST, "a", "input")] == pytest.approx(0.0765)
+    count, total, low, high, buckets = once[(semconv.LLMTAP_REQUEST_DURATION, "a", None)]
+    assert (count, total, low, high) == (4, 7.65, 0.05, 7.0) and buckets[:3] == [1, 0, 2] and buckets[7] == 1
+    assert once[(semconv.LLMTAP_TIME_TO_FIRST_TOKEN, "b", None)][:2] == (2, 8.375)
+
+
+def test_array_and_map_label_values_are_labelled_by_their_json() -> None:
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig())
+    array: dict[str, Any] = {"gen_ai.provider.name": ["openai", "azure"]}
+    out = _derive(connector, _request(_chat(**array),
+                                      _chat(**{"gen_ai.provider.name": "openai"})))
+    requests_ = {labels["gen_ai.provider.name"]: p.as_int for labels, p in _points(out, semconv.LLMTAP_REQUESTS)}
+    assert requests_ == {'["openai","azure"]': 1, "openai": 1}
 
 def test_user_and_tenant_labels_are_capped_without_losing_counts() -> None:
     now = [0.0]

@@ -1,12 +1,15 @@
 """`GenAIMetricsConnector`: every GenAI span, before sampling, becomes counts in `llmtap.*` series and one
 `llmtap.llm_call` log record.
 
-The records go out with the request that produced them (queued with its spans, everywhere or nowhere). The
-counts are added to running totals only once that request is queued (so a request retried after backpressure
-is not counted twice) and flushed every `flush_interval` as delta sums and histograms covering the time since
-the previous flush: one point per label set and interval, not per request. A crash loses at most the
-unflushed interval of the series (the records, and so `llm_calls`, are exact); shutdown flushes. The
-Prometheus exporter turns deltas into cumulative series.
+The records go out with the request that produced them (queued with its spans, everywhere or nowhere). A
+span's measures (duration, time to first token, tokens, cost) are kept, under its raw label values, only once
+that request is queued (so a request retried after backpressure is not counted twice), and summed per series
+at the flush, or once `_FOLD_AT` spans wait: a request's spans rarely share a series (user ids vary), an
+interval's do, and a sum over a column is one C loop where a running total is Python work per span. Every
+`flush_interval` the series go out as delta sums and histograms covering the time since the previous flush:
+one point per label set and interval, not per request. A crash loses at most the unflushed interval of the
+series (the records, and so `llm_calls`, are exact); shutdown flushes. The Prometheus exporter turns deltas
+into cumulative series.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,10 +70,16 @@ _COPIED = frozenset({
 """Attributes the `llmtap.llm_call` record takes from the span as they are."""
 _KEYS = {key: key in _COPIED for key in _READ}
 """What `wire.scan_spans` reads of each span: the keys in `_READ`, copying those in `_COPIED`."""
-_COST_PARTS = ((semconv.LLMTAP_COST_INPUT_USD, "input"), (semconv.LLMTAP_COST_OUTPUT_USD, "output"),
-               (semconv.LLMTAP_COST_CACHE_READ_USD, "cache_read"),
-               (semconv.LLMTAP_COST_CACHE_WRITE_USD, "cache_write"),
-               (semconv.LLMTAP_COST_REASONING_USD, "reasoning"))
+_LABEL_KEYS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+               gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
+               semconv.LLMTAP_TENANT_ID)
+"""The series' labels, in the order of a span's raw key after its resource."""
+_COST_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+"""`gen_ai.token.type` of each cost part, in the order of a span's measures."""
+_PLAIN = frozenset({float, int, type(None)})
+"""Value types a column of measures sums as it is (booleans are not numbers here)."""
+_FOLD_AT = 16_384
+"""Pending spans summed into the series at once, flush or not: bounds the memory the measures take."""
 _STATUS: dict[int, str] = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
 
@@ -83,20 +93,28 @@ class _Histogram:
         self.min = float("inf")
         self.max = float("-inf")
 
-    def add(self, bounds: list[float], value: float) -> None:
-        self.counts[bisect.bisect_left(bounds, value)] += 1
-        self.n += 1
-        self.sum += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
+    def add(self, bounds: list[float], values: list[float]) -> None:
+        if not values:
+            return
+        counts = self.counts
+        for index, n in Counter(map(functools.partial(bisect.bisect_left, bounds), values)).items():
+            counts[index] += n
+        self.n += len(values)
+        self.sum += sum(values)
+        self.min = min(self.min, *values)
+        self.max = max(self.max, *values)
 
 
-    def merge(self, other: _Histogram) -> None:
-        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
-        self.n += other.n
-        self.sum += other.sum
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
+Measures = tuple[float, Any, Usage | None, Any, Any, Any, Any, Any, Any]
+"""What a span adds to its series: duration in seconds, time to first token, token usage, the cost parts (in
+`_COST_KINDS` order) and the cache savings; all but the first two as the span's attributes hold them."""
+
+
+def _numbers(values: tuple[Any, ...]) -> list[float]:
+    """The numbers among attribute values (as `as_float` reads them; None where the span had none)."""
+    if _PLAIN.issuperset(map(type, values)):
+        return [v for v in values if v is not None]
+    return [n for n in map(as_float, values) if n is not None]
 
 
 @dataclass
@@ -108,26 +126,35 @@ class _Series:
     duration: _Histogram | None = None
     ttft: _Histogram | None = None
 
-    def merge(self, other: _Series) -> None:
-        self.requests += other.requests
-        for kind, n in other.tokens.items():
-            self.tokens[kind] = self.tokens.get(kind, 0) + n
-        for kind, usd in other.cost.items():
-            self.cost[kind] = self.cost.get(kind, 0.0) + usd
-        self.cache_savings += other.cache_savings
-        for name in ("duration", "ttft"):
-            theirs = getattr(other, name)
-            if theirs is None:
-                continue
-            ours = getattr(self, name)
-            if ours is None:
-                setattr(self, name, theirs)
-            else:
-                ours.merge(theirs)
+    def add(self, measures: list[Measures], duration_bounds: list[float], ttft_bounds: list[float]) -> None:
+        """The spans' measures, summed column by column."""
+        seconds, ttfts, usages, *costs, savings = zip(*measures, strict=True)
+        self.requests += len(measures)
+        counted = [usage for usage in usages if usage is not None]
+        if counted:
+            for kind, n in zip(Usage._fields, map(sum, zip(*counted, strict=True)), strict=True):
+                if n:
+                    self.tokens[kind] = self.tokens.get(kind, 0) + n
+        for kind, parts in zip(_COST_KINDS, costs, strict=True):
+            usd = sum(_numbers(parts))
+            if usd:
+                self.cost[kind] = self.cost.get(kind, 0.0) + usd
+        self.cache_savings += sum(_numbers(savings))
+        if self.duration is None:
+            self.duration = _Histogram(len(duration_bounds) + 1)
+        self.duration.add(duration_bounds, list(seconds))
+        ttft = _numbers(ttfts)
+        if ttft:
+            if self.ttft is None:
+                self.ttft = _Histogram(len(ttft_bounds) + 1)
+            self.ttft.add(ttft_bounds, ttft)
 
 
 Key = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
 """(resource attributes, point attributes) of one series."""
+RawKey = tuple[Any, ...]
+"""A span's resource attributes and its label values (`_LABEL_KEYS` order): as the span holds them, but for
+user and tenant, capped."""
 
 
 class GenAIMetricsConnector(Connector):
@@ -144,9 +171,13 @@ class GenAIMetricsConnector(Connector):
                         if config.tenants.enabled else None)
         self._last_ns = time.time_ns()
         self._totals: dict[Key, _Series] = {}
+        self._pending: dict[RawKey, list[Measures]] = {}
+        self._pending_spans = 0
         self._flusher: asyncio.Task[None] | None = None
+        self._cpu: Any = None
 
     async def start(self, host: Host) -> None:
+        self._cpu = host.telemetry.processor_cpu.labels(self.id)  # the summing happens outside `derive`
         self._flusher = asyncio.create_task(self._flush_every(self.config.flush_interval))
 
     async def shutdown(self) -> None:
@@ -170,93 +201,94 @@ class GenAIMetricsConnector(Connector):
 
     def flush(self) -> Batch | None:
         """The series accumulated since the previous flush, as one metrics request of deltas."""
+        began = time.thread_time()
+        self._fold()
         if not self._totals:
             return None
         totals, self._totals = self._totals, {}
         now_ns = max(time.time_ns(), self._last_ns + 1)
         batch = Batch(Signal.METRICS, self._metrics(totals, self._last_ns, now_ns))
         self._last_ns = now_ns
+        self._spent(began)
         return batch
 
-    def _commit(self, series: dict[Key, _Series]) -> None:
-        for key, s in series.items():
-            total = self._totals.get(key)
-            if total is None:
-                self._totals[key] = s
+    def _commit(self, groups: dict[RawKey, list[Measures]], spans: int) -> None:
+        began = time.thread_time()
+        pending = self._pending
+        for key, measures in groups.items():
+            known = pending.get(key)
+            if known is None:
+                pending[key] = measures
             else:
-                total.merge(s)
+                known.extend(measures)
+        self._pending_spans += spans
+        if self._pending_spans >= _FOLD_AT:
+            self._fold()
+        self._spent(began)
+
+    def _fold(self) -> None:
+        """The pending spans' measures into the series' totals."""
+        pending, self._pending, self._pending_spans = self._pending, {}, 0
+        for (resource_key, *values), measures in pending.items():
+            key = (resource_key, self._labels(values))
+            series = self._totals.get(key)
+            if series is None:
+                series = self._totals[key] = _Series()
+            series.add(measures, self.duration_bounds, self.ttft_bounds)
+
+    def _spent(self, began: float) -> None:
+        if self._cpu is not None:
+            self._cpu.inc(time.thread_time() - began)
+
+    def _labels(self, values: list[Any]) -> tuple[tuple[str, str], ...]:
+        """A series' labels from the label values of its spans."""
+        return tuple((k, v) for k, v in zip(_LABEL_KEYS, map(as_text, values), strict=True) if v)
+
+    def _capped(self, cap: TopValues | None, value: Any) -> str:
+        """A user or tenant label: the value, `other` past the cap, empty if the label is off or unset."""
+        if cap is None or value is None:
+            return ""
+        return cap.label(value if type(value) is str else as_text(value))
 
     # -- per span ---------------------------------------------------------------------------------
-    def _labels(self, found: dict[str, Any], error_type: str) -> tuple[tuple[str, str], ...]:
-        labels = (
-            (gen_ai.GEN_AI_PROVIDER_NAME, as_text(found.get(gen_ai.GEN_AI_PROVIDER_NAME))),
-            (gen_ai.GEN_AI_OPERATION_NAME, as_text(found.get(gen_ai.GEN_AI_OPERATION_NAME))),
-            (gen_ai.GEN_AI_REQUEST_MODEL, as_text(found.get(gen_ai.GEN_AI_REQUEST_MODEL))),
-            (gen_ai.GEN_AI_RESPONSE_MODEL, as_text(found.get(gen_ai.GEN_AI_RESPONSE_MODEL))),
-            (error_attributes.ERROR_TYPE, error_type),
-            (user_attributes.USER_ID, self.users.label(as_text(found.get(user_attributes.USER_ID)))
-             if self.users else ""),
-            (semconv.LLMTAP_TENANT_ID, self.tenants.label(as_text(found.get(semconv.LLMTAP_TENANT_ID)))
-             if self.tenants else ""),
-        )
-        return tuple(label for label in labels if label[1])
-
-    def _count(self, series: _Series, found: dict[str, Any], usage: Usage | None, seconds: float) -> None:
-        series.requests += 1
-        if usage is not None:
-            for kind, n in (("input", usage.input), ("output", usage.output),
-                            ("cache_read", usage.cache_read), ("cache_write", usage.cache_write),
-                            ("reasoning", usage.reasoning)):
-                if n:
-                    series.tokens[kind] = series.tokens.get(kind, 0) + n
-        for key, kind in _COST_PARTS:
-            part = as_float(found.get(key))
-            if part:
-                series.cost[kind] = series.cost.get(kind, 0.0) + part
-        series.cache_savings += as_float(found.get(semconv.LLMTAP_COST_CACHE_SAVINGS_USD)) or 0.0
-        if series.duration is None:
-            series.duration = _Histogram(len(self.duration_bounds) + 1)
-        series.duration.add(self.duration_bounds, seconds)
-        ttft = as_float(found.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
-        if ttft is not None:
-            if series.ttft is None:
-                series.ttft = _Histogram(len(self.ttft_bounds) + 1)
-            series.ttft.add(self.ttft_bounds, ttft)
-
     def _call_extra(self, found: dict[str, Any], usage: Usage | None, seconds: float, status: str,
                     error_type: str) -> dict[str, attributes.Value]:
-        """What the `llmtap.llm_call` record adds to the attributes copied from the span."""
+        """What the `llmtap.llm_call` record adds to the attributes copied from the span (None: not added)."""
+        get = found.get
         limit = self.config.preview_chars
         extra: dict[str, attributes.Value] = {semconv.LLMTAP_CALL_DURATION: seconds, "otel.status_code": status}
         if usage is not None:
             extra[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = usage.input
             extra[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output
-            for key, n in ((gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read),
-                           (gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write),
-                           (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning)):
-                if n:
-                    extra[key] = n
+            extra[gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read or None
+            extra[gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write or None
+            extra[gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning or None
         if error_type and error_attributes.ERROR_TYPE not in found:
             extra[error_attributes.ERROR_TYPE] = error_type
         if session_attributes.SESSION_ID not in found and gen_ai.GEN_AI_CONVERSATION_ID in found:
-            extra[session_attributes.SESSION_ID] = as_text(found[gen_ai.GEN_AI_CONVERSATION_ID])
-        if gen_ai.GEN_AI_INPUT_MESSAGES in found:
-            extra[semconv.LLMTAP_PREVIEW_INPUT] = input_preview(found[gen_ai.GEN_AI_INPUT_MESSAGES], limit)
-        if gen_ai.GEN_AI_OUTPUT_MESSAGES in found:
-            extra[semconv.LLMTAP_PREVIEW_OUTPUT] = output_preview(found[gen_ai.GEN_AI_OUTPUT_MESSAGES], limit)
-        return {key: value for key, value in extra.items() if value != ""}  # an empty value: no attribute
+            extra[session_attributes.SESSION_ID] = as_text(found[gen_ai.GEN_AI_CONVERSATION_ID]) or None
+        messages = get(gen_ai.GEN_AI_INPUT_MESSAGES)
+        if messages is not None:
+            extra[semconv.LLMTAP_PREVIEW_INPUT] = input_preview(messages, limit) or None
+        messages = get(gen_ai.GEN_AI_OUTPUT_MESSAGES)
+        if messages is not None:
+            extra[semconv.LLMTAP_PREVIEW_OUTPUT] = output_preview(messages, limit) or None
+        return extra
 
     # -- per request ------------------------------------------------------------------------------
     def derive(self, batch: Batch) -> Derived:
         now_ns = time.time_ns()
-        series: dict[Key, _Series] = {}
+        groups: dict[RawKey, list[Measures]] = {}
         records: dict[int, list[bytes]] = {}
         data = batch.data()
         resources: list[tuple[bytes, str]] = []
         resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
+        spans = 0
         for row in wire.scan_spans(data, _KEYS, wire.LOG_RECORD_ATTRIBUTES):
             found = row.found
-            if not found.get(gen_ai.GEN_AI_OPERATION_NAME):
+            get = found.get
+            operation = get(gen_ai.GEN_AI_OPERATION_NAME)
+            if not operation:
                 continue
             if not resources:
                 resources = wire.scan_resources(data)
@@ -267,20 +299,38 @@ class GenAIMetricsConnector(Connector):
                 res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
                 resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
                 resource_keys[row.resource_index] = resource_key
-            error_type = as_text(found.get(error_attributes.ERROR_TYPE))
+            error = get(error_attributes.ERROR_TYPE)
+            error_type = error if type(error) is str else as_text(error)
             if not error_type and row.status_code == Status.STATUS_CODE_ERROR:
                 error_type = "_OTHER"
             seconds = max(row.end_time_unix_nano - row.start_time_unix_nano, 0) / 1e9
             usage = usage_of(found)
-            key = (resource_key, self._labels(found, error_type))
-            self._count(series.setdefault(key, _Series()), found, usage, seconds)
+            key: RawKey = (resource_key, get(gen_ai.GEN_AI_PROVIDER_NAME), operation,
+                           get(gen_ai.GEN_AI_REQUEST_MODEL), get(gen_ai.GEN_AI_RESPONSE_MODEL), error_type,
+                           self._capped(self.users, get(user_attributes.USER_ID)),
+                           self._capped(self.tenants, get(semconv.LLMTAP_TENANT_ID)))
+            measures: Measures = (
+                seconds, get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), usage, get(semconv.LLMTAP_COST_INPUT_USD),
+                get(semconv.LLMTAP_COST_OUTPUT_USD), get(semconv.LLMTAP_COST_CACHE_READ_USD),
+                get(semconv.LLMTAP_COST_CACHE_WRITE_USD), get(semconv.LLMTAP_COST_REASONING_USD),
+                get(semconv.LLMTAP_COST_CACHE_SAVINGS_USD))
+            try:
+                group = groups.get(key)
+            except TypeError:  # an array or map value: labelled by its JSON text
+                key = (resource_key, *map(as_text, key[1:]))
+                group = groups.get(key)
+            if group is None:
+                groups[key] = [measures]
+            else:
+                group.append(measures)
+            spans += 1
             if self.config.calls:
                 extra = self._call_extra(found, usage, seconds, _STATUS.get(row.status_code, "UNSET"), error_type)
                 records.setdefault(row.resource_index, []).append(record(row, now_ns, extra, bool(error_type)))
         out = []
         if records:
             out.append(Batch(Signal.LOGS, None, request(resources, records, SCOPE), sum(map(len, records.values()))))
-        return Derived(out, functools.partial(self._commit, series) if series else None)
+        return Derived(out, functools.partial(self._commit, groups, spans) if groups else None)
 
     def _metrics(self, series: dict[Key, _Series], start_ns: int, end_ns: int) -> ExportMetricsServiceRequest:
         request = ExportMetricsServiceRequest()
