@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -243,9 +242,8 @@ def test_llmtap_arithmetic_equals_genai_prices(model: tuple[str, str, Any], inpu
     price = _genai_price(model_price, "test")
     assert price is not None
     got = price.cost(Usage(input_tokens, output_tokens, cache_read, cache_write, reasoning)).total
-    assert got == expected, (model[:2], got, expected)
+    assert got == float(expected), (model[:2], got, expected)  # the exact cost, rounded once
     assert len(MODELS) > 1000  # the fast path covers nearly every model genai-prices knows
-    assert isinstance(got, Decimal)
 
 
 def test_cost_in_the_collector_pipeline(tmp_path: Path) -> None:
@@ -278,3 +276,22 @@ def test_model_lookups_stay_bounded_and_right() -> None:
         assert book.find("openai", [f"my-finetune-{n}"], when) is None
     assert len(book._models) <= _MAX_MODELS
     assert book.find("openai", ["gpt-4o"], when) == known
+
+
+def test_prices_are_remembered_per_day_unless_they_change_within_one() -> None:
+    """A span's price is looked up once per (provider, models, UTC day); DeepSeek's off-peak hours (16:30 to
+    00:30 UTC in genai-prices) change it within a day, so those are looked up per span."""
+    from llmtap.processors.cost.book import PriceBook
+
+    book = PriceBook(CostConfig())
+
+    def at(hour: int, provider: str, model: str) -> Any:
+        ns = int(datetime(2025, 6, 1, hour, tzinfo=timezone.utc).timestamp()) * 10**9
+        price = book.find_at(provider, (model,), ns)
+        assert price == book.find(provider, [model], datetime(2025, 6, 1, hour, tzinfo=timezone.utc))
+        return price
+
+    assert at(10, "deepseek", "deepseek-chat") != at(17, "deepseek", "deepseek-chat"), "off-peak is cheaper"
+    assert at(10, "openai", "gpt-4o") == at(17, "openai", "gpt-4o")
+    assert at(10, "openai", "no-such-model") is None
+    assert set(book._days) == {("openai", ("gpt-4o",), 20240), ("openai", ("no-such-model",), 20240)}

@@ -7,6 +7,8 @@ upgraded, and it is never updated at run time (a collector must not fetch over t
 from __future__ import annotations
 
 import fnmatch
+import time
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -36,7 +38,8 @@ cache writes): they add nothing to a call priced from its token counts, in `gena
 
 
 _MAX_MODELS = 10_000
-"""(provider, model) lookups remembered."""
+"""(provider, model) lookups remembered, and (provider, models, day) answers."""
+_DAY_NS = 86_400 * 10**9
 
 
 def _version() -> str:
@@ -53,22 +56,46 @@ class PriceBook:
         self.overrides = list(config.overrides)
         self.use_genai_prices = config.use_genai_prices
         self.version = _version() if self.use_genai_prices else ""
-        self._models: dict[tuple[str, str], Any] = {}
+        self._models: dict[tuple[str, str], tuple[Any, bool]] = {}
         self._prices: dict[int, tuple[Any, Price | None]] = {}
+        self._days: dict[tuple[str, tuple[str, ...], int], Price | None] = {}
 
-    def find(self, provider: str, models: list[str], when: datetime) -> Price | None:
+    def find_at(self, provider: str, models: tuple[str, ...], start_time_unix_nano: int) -> Price | None:
+        """`find` for a span that started then (unset: now), remembered for the rest of its UTC day when no
+        price involved changes within a day (overrides and most prices change on dates; a few, such as
+        off-peak hours, by the time of day)."""
+        if start_time_unix_nano <= 0:
+            start_time_unix_nano = time.time_ns()
+        key = (provider, models, start_time_unix_nano // _DAY_NS)
+        try:
+            return self._days[key]
+        except KeyError:
+            pass
+        price, daily = self._find(provider, models, span_time(start_time_unix_nano))
+        if daily:
+            if len(self._days) >= _MAX_MODELS:  # model names come from clients: keep the cache bounded
+                self._days.clear()
+            self._days[key] = price
+        return price
+
+    def find(self, provider: str, models: Sequence[str], when: datetime) -> Price | None:
         """The price of the first of `models` (response model, then request model) that has one."""
+        return self._find(provider, models, when)[0]
+
+    def _find(self, provider: str, models: Sequence[str], when: datetime) -> tuple[Price | None, bool]:
+        """The price, and whether the same is found all day on `when`'s date."""
         for model in models:
             price = self._override(provider, model, when.date())
             if price is not None:
-                return price
-        if not self.use_genai_prices:
-            return None
-        for model in models:
-            price = self._genai_price(provider, model, when)
-            if price is not None:
-                return price
-        return None
+                return price, True
+        daily = True
+        if self.use_genai_prices:
+            for model in models:
+                price, model_daily = self._genai_price(provider, model, when)
+                daily = daily and model_daily
+                if price is not None:
+                    return price, daily
+        return None, daily
 
     def _override(self, provider: str, model: str, day: date) -> Price | None:
         best: PriceOverride | None = None
@@ -81,10 +108,11 @@ class PriceBook:
                 best = o
         return None if best is None else _override_price(best)
 
-    def _genai_price(self, provider: str, model: str, when: datetime) -> Price | None:
+    def _genai_price(self, provider: str, model: str, when: datetime) -> tuple[Price | None, bool]:
+        """The price, and whether the model's prices change only on dates."""
         provider_id = PROVIDERS.get(provider)
         if provider_id is None:
-            return None
+            return None, True
         key = (provider_id, model)
         if key not in self._models:
             if len(self._models) >= _MAX_MODELS:  # model names come from clients: keep the cache bounded
@@ -92,18 +120,27 @@ class PriceBook:
             from genai_prices import data_snapshot
 
             try:
-                self._models[key] = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+                info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
             except LookupError:
-                self._models[key] = None
-        info = self._models[key]
+                info = None
+            self._models[key] = (info, _daily(info))
+        info, daily = self._models[key]
         if info is None:
-            return None
+            return None, True
         model_price = info.get_prices(when)
         cached = self._prices.get(id(model_price))
         if cached is None or cached[0] is not model_price:
             cached = (model_price, _genai_price(model_price, self.version))
             self._prices[id(model_price)] = cached
-        return cached[1]
+        return cached[1], daily
+
+
+def _daily(info: Any) -> bool:
+    """Whether a `genai-prices` model's price depends on the date only, not on the time of day."""
+    from genai_prices.types import TimeOfDateConstraint
+
+    conditional = info.prices if info is not None and isinstance(info.prices, list) else []
+    return not any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditional)
 
 
 def _rate(value: Any) -> Rate | None:

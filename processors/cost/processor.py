@@ -10,7 +10,7 @@ from llmtap import semconv
 from llmtap.collector import attributes, wire
 from llmtap.collector.component import Processor
 from llmtap.collector.signals import Batch, Signal
-from llmtap.processors.cost.book import PriceBook, span_time
+from llmtap.processors.cost.book import PriceBook
 from llmtap.processors.cost.config import CostConfig
 from llmtap.processors.cost.prices import Usage
 
@@ -91,20 +91,20 @@ class CostProcessor(Processor):
         if usage is None:
             return b""
         provider = str(found.get(gen_ai.GEN_AI_PROVIDER_NAME) or "")
-        models = [str(found[k]) for k in (gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_REQUEST_MODEL)
-                  if found.get(k)]
-        price = self.book.find(provider, models, span_time(start_time_unix_nano))
+        models = tuple(str(found[k]) for k in (gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_REQUEST_MODEL)
+                       if found.get(k))
+        price = self.book.find_at(provider, models, start_time_unix_nano)
         if price is None:
             return _UNKNOWN_MODEL
         cost = price.cost(usage)
         return wire.encode_attributes({
-            semconv.LLMTAP_COST_USD: float(cost.total),
-            semconv.LLMTAP_COST_INPUT_USD: float(cost.input),
-            semconv.LLMTAP_COST_CACHE_READ_USD: float(cost.cache_read),
-            semconv.LLMTAP_COST_CACHE_WRITE_USD: float(cost.cache_write),
-            semconv.LLMTAP_COST_OUTPUT_USD: float(cost.output),
-            semconv.LLMTAP_COST_REASONING_USD: float(cost.reasoning),
-            semconv.LLMTAP_COST_CACHE_SAVINGS_USD: float(cost.cache_savings) if cost.cache_savings > 0 else None,
+            semconv.LLMTAP_COST_USD: cost.total,
+            semconv.LLMTAP_COST_INPUT_USD: cost.input,
+            semconv.LLMTAP_COST_CACHE_READ_USD: cost.cache_read,
+            semconv.LLMTAP_COST_CACHE_WRITE_USD: cost.cache_write,
+            semconv.LLMTAP_COST_OUTPUT_USD: cost.output,
+            semconv.LLMTAP_COST_REASONING_USD: cost.reasoning,
+            semconv.LLMTAP_COST_CACHE_SAVINGS_USD: cost.cache_savings or None,
             semconv.LLMTAP_COST_SOURCE: price.source,
             semconv.LLMTAP_COST_SOURCE_VERSION: price.source_version or None,  # None: no attribute
         }, wire.SPAN_ATTRIBUTES)
