@@ -599,6 +599,25 @@ static int out_code_point(Out *o, uint32_t c) {
     return out_append(o, b, n);
 }
 
+/* Where the run of plain string characters from `p` ends: at a quote, a backslash or a control character
+ * (or `end`). Eight bytes at a time: a word holds one of those when one of its bytes, XORed with the quote or
+ * the backslash, is zero, or is below 0x20 (the usual "has a zero/less byte" tests, exact for "any"). */
+#define BYTES(b) (0x0101010101010101ULL * (uint8_t)(b))
+static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
+    while (end - p >= 8) {
+        uint64_t w, quote, backslash;
+        memcpy(&w, p, 8);
+        quote = w ^ BYTES('"');
+        backslash = w ^ BYTES('\\');
+        if ((((quote - BYTES(1)) & ~quote) | ((backslash - BYTES(1)) & ~backslash) | ((w - BYTES(0x20)) & ~w)) &
+            BYTES(0x80))
+            break;
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+    return p;
+}
+
 /* The body of a JSON string from `p` (just after its opening quote), decoded as JSON decodes it (escapes,
  * surrogate pairs), appended to `o` unless it is NULL, with the characters it makes (as Python counts them)
  * added to `*chars` unless that is NULL. Returns where it stopped: the closing quote, or the first thing that
@@ -607,10 +626,13 @@ static const uint8_t *decode_json_string(const uint8_t *p, const uint8_t *end, O
     while (p < end && *p != '"') {
         if (*p >= 0x20 && *p != '\\') {
             const uint8_t *run = p;
-            Py_ssize_t n = 0;
-            for (; p < end && *p != '"' && *p != '\\' && *p >= 0x20; p++) n += (*p & 0xc0) != 0x80;
+            p = plain_run(p, end);
             if (o != NULL && out_append(o, run, p - run) < 0) return NULL;
-            if (chars != NULL) *chars += n;
+            if (chars != NULL) {
+                Py_ssize_t n = 0;
+                for (const uint8_t *q = run; q < p; q++) n += (*q & 0xc0) != 0x80;
+                *chars += n;
+            }
             continue;
         }
         if (*p != '\\' || end - p < 2) return p;
@@ -633,6 +655,13 @@ static const uint8_t *decode_json_string(const uint8_t *p, const uint8_t *end, O
         if (chars != NULL) *chars += 1;
     }
     return p;
+}
+
+/* Where the JSON string whose body starts at `p` ends, as decode_json_string says, without decoding it (the
+ * careful way only from an escape or a control character on). */
+static const uint8_t *skip_json_string(const uint8_t *p, const uint8_t *end) {
+    p = plain_run(p, end);
+    return p < end && *p != '"' ? decode_json_string(p, end, NULL, NULL) : p;
 }
 
 /* Every double-quoted string in `s`, decoded, each followed by the separator. On text that is not JSON this
@@ -886,6 +915,7 @@ typedef struct {
     Out out;                /* the decoded leaves, each followed by the separator */
     Py_ssize_t out_chars;
     PyObject *bounds;       /* per leaf: its body's start and end in the text, and in the joined leaves */
+    int collect;            /* string values are leaves (json_leaves); 0: only read past (message_preview) */
 } Json;
 
 enum { JSON_OK = 0, NOT_JSON = 1, JSON_ERROR = -1 };
@@ -911,7 +941,8 @@ static int add_bound(PyObject *bounds, Py_ssize_t v) {
 static int json_string(Json *j, int leaf) {
     const uint8_t *body = ++j->p; /* after the opening quote */
     Py_ssize_t start = j->out_chars;
-    const uint8_t *stop = decode_json_string(body, j->end, leaf ? &j->out : NULL, leaf ? &j->out_chars : NULL);
+    const uint8_t *stop = leaf ? decode_json_string(body, j->end, &j->out, &j->out_chars)
+                               : skip_json_string(body, j->end);
     if (stop == NULL) return JSON_ERROR;
     if (stop >= j->end || *stop != '"') return NOT_JSON;
     j->p = stop + 1;
@@ -960,7 +991,7 @@ static int json_value(Json *j, int depth) {
     skip_space(j);
     if (j->p >= j->end) return NOT_JSON;
     switch (*j->p) {
-    case '"': return json_string(j, 1);
+    case '"': return json_string(j, j->collect);
     case 't': return json_word(j, "true");
     case 'f': return json_word(j, "false");
     case 'n': return json_word(j, "null");
@@ -1013,7 +1044,7 @@ static PyObject *json_leaves(PyObject *self, PyObject *text) {
         Py_RETURN_NONE;
     }
     Json j = {(const uint8_t *)utf8, (const uint8_t *)utf8 + length, (const uint8_t *)utf8, 0,
-              PyUnicode_IS_ASCII(text), {0}, 0, PyList_New(0)};
+              PyUnicode_IS_ASCII(text), {0}, 0, PyList_New(0), 1};
     PyObject *result = NULL;
     if (j.bounds == NULL) return NULL;
     skip_space(&j);
@@ -1029,6 +1060,232 @@ static PyObject *json_leaves(PyObject *self, PyObject *text) {
     }
     PyMem_Free(j.out.data);
     Py_DECREF(j.bounds);
+    return result;
+}
+
+/* ---- message_preview: the text a call's record shows of a message list ---------------------------------- */
+
+/* A JSON string in the text: its body (after the opening quote) and the closing quote. */
+typedef struct {
+    const uint8_t *body, *stop;
+} JsonString;
+
+/* Reads the string at j->p (a quote) and says where it is. */
+static int read_json_string(Json *j, JsonString *s) {
+    s->body = j->p + 1;
+    s->stop = skip_json_string(s->body, j->end);
+    if (s->stop == NULL) return JSON_ERROR;
+    if (s->stop >= j->end || *s->stop != '"') return NOT_JSON;
+    j->p = s->stop + 1;
+    return JSON_OK;
+}
+
+/* Whether a read string decodes to `word` (escapes are decoded first: "r\u006fle" is "role"). */
+static int json_string_is(const JsonString *s, const char *word, Out *scratch) {
+    size_t n = strlen(word);
+    if (memchr(s->body, '\\', s->stop - s->body) == NULL)
+        return (size_t)(s->stop - s->body) == n && memcmp(s->body, word, n) == 0;
+    scratch->length = 0;
+    if (decode_json_string(s->body, s->stop, scratch, NULL) == NULL) return -1;
+    return scratch->length == n && memcmp(scratch->data, word, n) == 0;
+}
+
+/* The value at j->p: its string, if it is one (s->body NULL otherwise), read past either way. */
+static int json_value_or_string(Json *j, JsonString *s) {
+    skip_space(j);
+    s->body = NULL;
+    if (j->p < j->end && *j->p == '"') return read_json_string(j, s);
+    return json_value(j, 1);
+}
+
+/* The object's members at j->p (just after `{`): for each, `member` gets the key and reads the value. */
+typedef int (*Member)(Json *j, const JsonString *key, void *context);
+
+static int json_members(Json *j, Member member, void *context) {
+    int r;
+    skip_space(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return JSON_OK;
+    }
+    for (;;) {
+        JsonString key;
+        skip_space(j);
+        if (j->p >= j->end || *j->p != '"') return NOT_JSON;
+        if ((r = read_json_string(j, &key)) != JSON_OK) return r;
+        skip_space(j);
+        if (j->p >= j->end || *j->p != ':') return NOT_JSON;
+        j->p++;
+        if ((r = member(j, &key, context)) != JSON_OK) return r;
+        skip_space(j);
+        if (j->p >= j->end) return NOT_JSON;
+        if (*j->p == '}') {
+            j->p++;
+            return JSON_OK;
+        }
+        if (*j->p++ != ',') return NOT_JSON;
+    }
+}
+
+/* The array's items at j->p (just after `[`): `item` reads each. */
+typedef int (*Item)(Json *j, void *context);
+
+static int json_items(Json *j, Item item, void *context) {
+    int r;
+    skip_space(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return JSON_OK;
+    }
+    for (;;) {
+        skip_space(j);
+        if ((r = item(j, context)) != JSON_OK) return r;
+        skip_space(j);
+        if (j->p >= j->end) return NOT_JSON;
+        if (*j->p == ']') {
+            j->p++;
+            return JSON_OK;
+        }
+        if (*j->p++ != ',') return NOT_JSON;
+    }
+}
+
+typedef struct {
+    Out *scratch;
+    JsonString type, content; /* the last of each key (JSON objects keep the last of a repeated key) */
+    int text;                 /* the type is the string "text" */
+} Part;
+
+static int part_member(Json *j, const JsonString *key, void *context) {
+    Part *part = context;
+    int r, is;
+    if ((is = json_string_is(key, "type", part->scratch)) < 0) return JSON_ERROR;
+    if (is) {
+        if ((r = json_value_or_string(j, &part->type)) != JSON_OK) return r;
+        part->text = part->type.body != NULL ? json_string_is(&part->type, "text", part->scratch) : 0;
+        return part->text < 0 ? JSON_ERROR : JSON_OK;
+    }
+    if ((is = json_string_is(key, "content", part->scratch)) < 0) return JSON_ERROR;
+    return is ? json_value_or_string(j, &part->content) : json_value(j, 1);
+}
+
+/* The first part of a `parts` array that is {"type": "text", "content": <a string>}. */
+typedef struct {
+    Out *scratch;
+    JsonString text; /* body NULL: none yet */
+} Parts;
+
+static int parts_item(Json *j, void *context) {
+    Parts *parts = context;
+    if (j->p >= j->end || *j->p != '{') return json_value(j, 1);
+    j->p++;
+    Part part = {parts->scratch, {NULL, NULL}, {NULL, NULL}, 0};
+    int r = json_members(j, part_member, &part);
+    if (r == JSON_OK && parts->text.body == NULL && part.text && part.content.body != NULL) parts->text = part.content;
+    return r;
+}
+
+typedef struct {
+    Out *scratch;
+    JsonString content, parts_text;
+    int user;      /* the role is the string "user" */
+    int has_parts; /* the last `parts` is an array */
+} Message;
+
+static int message_member(Json *j, const JsonString *key, void *context) {
+    Message *m = context;
+    int r, is;
+    if ((is = json_string_is(key, "content", m->scratch)) < 0) return JSON_ERROR;
+    if (is) return json_value_or_string(j, &m->content);
+    if ((is = json_string_is(key, "role", m->scratch)) < 0) return JSON_ERROR;
+    if (is) {
+        JsonString role;
+        if ((r = json_value_or_string(j, &role)) != JSON_OK) return r;
+        m->user = role.body != NULL ? json_string_is(&role, "user", m->scratch) : 0;
+        return m->user < 0 ? JSON_ERROR : JSON_OK;
+    }
+    if ((is = json_string_is(key, "parts", m->scratch)) < 0) return JSON_ERROR;
+    if (!is) return json_value(j, 1);
+    skip_space(j);
+    m->has_parts = j->p < j->end && *j->p == '[';
+    m->parts_text.body = NULL;
+    if (!m->has_parts) return json_value(j, 1);
+    j->p++;
+    Parts parts = {m->scratch, {NULL, NULL}};
+    r = json_items(j, parts_item, &parts);
+    m->parts_text = parts.text;
+    return r;
+}
+
+typedef struct {
+    Out *scratch;
+    JsonString first, last_user;
+} Messages;
+
+/* A message's text: its `content` if that is a string, else its first text part. */
+static int messages_item(Json *j, void *context) {
+    Messages *all = context;
+    if (j->p >= j->end || *j->p != '{') return json_value(j, 1);
+    j->p++;
+    Message m = {all->scratch, {NULL, NULL}, {NULL, NULL}, 0, 0};
+    int r = json_members(j, message_member, &m);
+    if (r != JSON_OK) return r;
+    JsonString text = m.content.body != NULL ? m.content : m.parts_text;
+    if (text.body == NULL) return JSON_OK;
+    if (all->first.body == NULL) all->first = text;
+    if (m.user) all->last_user = text;
+    return JSON_OK;
+}
+
+static PyObject *message_preview(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t limit, length;
+    int last_user;
+    if (!PyArg_ParseTuple(args, "Unp", &text, &limit, &last_user)) return NULL;
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "limit must not be negative");
+        return NULL;
+    }
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) { /* lone surrogates: not a message list this reads */
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Out scratch = {0};
+    Json j = {(const uint8_t *)utf8, (const uint8_t *)utf8 + length, (const uint8_t *)utf8, 0, 1, {0}, 0, NULL, 0};
+    Messages all = {&scratch, {NULL, NULL}, {NULL, NULL}};
+    PyObject *result = NULL;
+    skip_space(&j);
+    int r = NOT_JSON;
+    if (j.p < j.end && *j.p == '[') {
+        j.p++;
+        r = json_items(&j, messages_item, &all);
+    }
+    skip_space(&j);
+    if (r == JSON_OK && j.p != j.end) r = NOT_JSON; /* more after the document */
+    if (r == NOT_JSON) {
+        result = Py_NewRef(Py_None);
+    } else if (r == JSON_OK) {
+        JsonString chosen = last_user && all.last_user.body != NULL ? all.last_user : all.first;
+        if (chosen.body != NULL && chosen.stop - chosen.body > 12 * limit) {
+            /* `limit` characters take at most 12 bytes each (an escaped surrogate pair): decode no more than
+             * that, cut where a character starts (an escape cut short ends the decoding before it) */
+            chosen.stop = chosen.body + 12 * limit;
+            while (chosen.stop > chosen.body && (*chosen.stop & 0xc0) == 0x80) chosen.stop--;
+        }
+        scratch.length = 0;
+        if (chosen.body == NULL || decode_json_string(chosen.body, chosen.stop, &scratch, NULL) != NULL) {
+            PyObject *decoded = PyUnicode_DecodeUTF8((const char *)scratch.data, (Py_ssize_t)scratch.length,
+                                                     "surrogatepass");
+            if (decoded != NULL) {
+                result = PyUnicode_GET_LENGTH(decoded) > limit ? PyUnicode_Substring(decoded, 0, limit)
+                                                               : Py_NewRef(decoded);
+                Py_DECREF(decoded);
+            }
+        }
+    }
+    PyMem_Free(scratch.data);
     return result;
 }
 
@@ -1052,6 +1309,11 @@ static PyMethodDef methods[] = {
     {"encode_attributes", encode_attributes, METH_VARARGS,
      "encode_attributes(mapping, tag) -> bytes: each key and value (str, bool, int or float; None is left "
      "out) as a KeyValue framed as field `tag` (a one-byte protobuf tag)."},
+    {"message_preview", message_preview, METH_VARARGS,
+     "message_preview(text, limit, last_user) -> str | None: the first `limit` characters of the text of a "
+     "JSON message list (each message's `content` string, else its first text part): the first message's "
+     "with text, or with `last_user` the last user message's if there is one. None when `text` is not one "
+     "JSON array."},
     {"json_leaves", json_leaves, METH_O,
      "json_leaves(text) -> (joined, bounds) | None: the string values of a JSON document (an object or an "
      "array; keys are not values), decoded and each followed by scanner._LEAF_SEPARATOR, and per value four "

@@ -30,13 +30,14 @@ from llmtap.collector._wire import (
     encode_attributes,
     events_only,
     json_leaves,
+    message_preview,
     scan_resources,
     scan_spans,
 )
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
            "content_text", "encode_attributes", "events_only", "exact_and_prefixes", "field", "json_leaves",
-           "matches", "scan_resources", "scan_spans", "varint"]
+           "matches", "message_preview", "scan_resources", "scan_spans", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""

@@ -251,3 +251,93 @@ def test_json_leaves_reads_what_python_json_reads(text: str, values: list[str]) 
     result = wire.json_leaves(text)
     assert result is not None and result[0] == "".join(v + "\n\x00\n" for v in values)
     assert _values(json.loads(text)) == values
+
+
+def _message_text(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    if isinstance(message.get("content"), str):
+        return str(message["content"])
+    parts = message.get("parts")
+    for part in parts if isinstance(parts, list) else ():
+        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("content"), str):
+            return str(part["content"])
+    return None
+
+
+def _preview_by_json(text: str, limit: int, last_user: bool) -> str | None:
+    """What `wire.message_preview` reads, with Python's json: the oracle of the test below."""
+    try:
+        messages = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(messages, list):
+        return None
+    first = last = None
+    for message in messages:
+        found = _message_text(message)
+        if found is not None:
+            first = found if first is None else first
+            last = found if message.get("role") == "user" else last
+    return ((last if last_user and last is not None else first) or "")[:limit]
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object as its members in order, repeated keys included."""
+
+
+_words = st.sampled_from(["user", "assistant", "text", "reasoning", "", "usér", "😀 ok", 'say "hi"\n'])
+_any_json = st.recursive(st.none() | st.booleans() | st.integers() | _words | st.text(max_size=6),
+                         lambda inner: st.lists(inner, max_size=3), max_leaves=4)
+_parts = st.lists(st.lists(st.tuples(st.sampled_from(["type", "content", "x"]), _words | _any_json),
+                           max_size=4).map(_Object) | _any_json, max_size=4)
+_messages = st.lists(st.lists(st.tuples(st.sampled_from(["role", "content", "parts", "name"]),
+                                        _words | _any_json | _parts), max_size=5).map(_Object) | _any_json,
+                     max_size=5)
+
+
+@st.composite
+def _message_texts(draw: st.DrawFn) -> str:
+    """Message lists as JSON text: repeated keys, escaped characters (in keys too), spacing, and broken ones."""
+    def string(value: str) -> str:
+        return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000 and draw(st.integers(0, 5)) == 0
+                             else json.dumps(c, ensure_ascii=False)[1:-1] for c in value) + '"'
+
+    def encode(value: Any) -> str:
+        space = draw(st.sampled_from(["", " ", "\n  "]))
+        if isinstance(value, _Object):
+            return "{" + ",".join(f"{space}{string(k)}{space}:{encode(v)}" for k, v in value) + space + "}"
+        if isinstance(value, list):
+            return "[" + ",".join(space + encode(v) for v in value) + space + "]"
+        return string(value) if isinstance(value, str) else json.dumps(value)
+
+    text = encode(draw(_messages))
+    change = draw(st.sampled_from(["none", "none", "cut", "junk"]))
+    at = draw(st.integers(0, len(text)))
+    return text if change == "none" else text[:at] if change == "cut" else text[:at] + "}" + text[at:]
+
+
+@settings(max_examples=500, deadline=None)
+@given(_message_texts(), st.sampled_from([0, 3, 200]), st.booleans())
+def test_message_preview_reads_what_python_json_reads(text: str, limit: int, last_user: bool) -> None:
+    assert wire.message_preview(text, limit, last_user) == _preview_by_json(text, limit, last_user)
+
+
+@pytest.mark.parametrize("text", [
+    '[{"role": "user", "content": "a"}] x', '{"role": "user", "content": "a"}', '[NaN, {"content": "\\ud800"}]',
+    '[{"content": "a\tb"}]', '[{"content": 01}]', '[{"parts": [{"type": "text", "content": "p"}, ]}]',
+    '[{"r\\u006fle": "us\\u0065r", "content": "q"}, {"content": "z", "content": 1, "parts": []}]',
+])
+def test_message_preview_on_edges(text: str) -> None:
+    for last_user in (True, False):
+        assert wire.message_preview(text, 200, last_user) == _preview_by_json(text, 200, last_user)
+
+
+def test_message_preview_on_the_bench_content() -> None:
+    request = genai_spans(8, content_bytes=1024)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        for kv in span.attributes:
+            if kv.key in ("gen_ai.input.messages", "gen_ai.output.messages"):
+                text = kv.value.string_value
+                preview = wire.message_preview(text, 200, True)
+                assert preview and preview == _preview_by_json(text, 200, True)

@@ -15,57 +15,23 @@ from llmtap.collector import attributes, wire
 from llmtap.collector.wire import SpanRow
 
 
-def _first_text(message: Any) -> str | None:
-    if not isinstance(message, dict):
-        return None
-    content = message.get("content")
-    if isinstance(content, str):  # an OpenAI-shaped message from an older convention
-        return content
-    parts = message.get("parts")
-    if isinstance(parts, list):
-        for part in parts:
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("content"), str):
-                return str(part["content"])
-    return None
-
-
-def _messages(value: Any) -> list[Any] | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, list) else None
-
-
 def input_preview(value: Any, limit: int) -> str:
     """The last user message's text (what is new in a conversation), else the first text; a value that is
-    not a message list is shown as it is."""
-    messages = _messages(value)
-    if messages is None:
-        return value[:limit] if isinstance(value, str) else ""
-    first: str | None = None
-    last_user: str | None = None
-    for message in messages:
-        text = _first_text(message)
-        if text is None:
-            continue
-        first = text if first is None else first
-        if message.get("role") == "user":
-            last_user = text
-    return (last_user if last_user is not None else first or "")[:limit]
+    not a message list is shown as it is. A message's text is its `content` string, else its first text part
+    (read in C, `wire.message_preview`, without parsing the list into Python objects: ~1/3 of the connector's
+    work per span when it was)."""
+    return _preview(value, limit, True)
 
 
 def output_preview(value: Any, limit: int) -> str:
-    messages = _messages(value)
-    if messages is None:
-        return value[:limit] if isinstance(value, str) else ""
-    for message in messages:
-        text = _first_text(message)
-        if text is not None:
-            return text[:limit]
-    return ""
+    return _preview(value, limit, False)
+
+
+def _preview(value: Any, limit: int, last_user: bool) -> str:
+    if not isinstance(value, str):
+        return ""
+    text = wire.message_preview(value, limit, last_user)
+    return value[:limit] if text is None else text
 
 
 _PLAIN = re.compile(r"[^\s=\"\\]+")
