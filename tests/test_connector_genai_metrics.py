@@ -195,10 +195,19 @@ def test_user_and_tenant_labels_are_capped_without_losing_counts() -> None:
 
 
 def test_top_values_stay_bounded() -> None:
-    top = TopValues(top=3, window=10, clock=lambda: 0.0)
-    labels = [top.label(f"user-{i}") for i in range(1000)]
-    assert labels[:3] == ["user-0", "user-1", "user-2"] and set(labels[3:]) == {semconv.LLMTAP_OTHER}
+    now = [0.0]
+    top = TopValues(top=3, window=10, clock=lambda: now[0])
+    labels = [top.label(f"user-{i % 500}") for i in range(1000)]
+    assert labels[:3] == ["user-0", "user-1", "user-2"] and set(labels[3:]) - {"user-0", "user-1", "user-2"} == {
+        semconv.LLMTAP_OTHER}
     assert len(top.counts) <= 30 and top.label("") == ""
+    top.roll()
+    assert top.label("user-499") == semconv.LLMTAP_OTHER, "the window has not ended"
+    kept = dict(top.counts)
+    now[0] = 10.0
+    top.roll()
+    assert len(top.admitted) == 3 and top.admitted <= set(kept) and not top.counts, "the last window's top 3"
+    assert min(kept[v] for v in top.admitted) >= max(n for v, n in kept.items() if v not in top.admitted)
 
 
 def _logfmt(line: str) -> dict[str, str]:

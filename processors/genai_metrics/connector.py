@@ -244,12 +244,6 @@ class GenAIMetricsConnector(Connector):
         """A series' labels from the label values of its spans."""
         return tuple((k, v) for k, v in zip(_LABEL_KEYS, map(as_text, values), strict=True) if v)
 
-    def _capped(self, cap: TopValues | None, value: Any) -> str:
-        """A user or tenant label: the value, `other` past the cap, empty if the label is off or unset."""
-        if cap is None or value is None:
-            return ""
-        return cap.label(value if type(value) is str else as_text(value))
-
     # -- per span ---------------------------------------------------------------------------------
     def _call_extra(self, found: dict[str, Any], usage: Usage | None, seconds: float, status: str,
                     error_type: str) -> dict[str, attributes.Value]:
@@ -284,6 +278,10 @@ class GenAIMetricsConnector(Connector):
         resources: list[tuple[bytes, str]] = []
         resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
         spans = 0
+        users, tenants = self.users, self.tenants  # user and tenant labels are capped: the N most frequent
+        for cap in (users, tenants):
+            if cap is not None:
+                cap.roll()
         for row in wire.scan_spans(data, _KEYS, wire.LOG_RECORD_ATTRIBUTES):
             found = row.found
             get = found.get
@@ -300,15 +298,17 @@ class GenAIMetricsConnector(Connector):
                 resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
                 resource_keys[row.resource_index] = resource_key
             error = get(error_attributes.ERROR_TYPE)
-            error_type = error if type(error) is str else as_text(error)
+            error_type = "" if error is None else error if type(error) is str else as_text(error)
             if not error_type and row.status_code == Status.STATUS_CODE_ERROR:
                 error_type = "_OTHER"
             seconds = max(row.end_time_unix_nano - row.start_time_unix_nano, 0) / 1e9
             usage = usage_of(found)
-            key: RawKey = (resource_key, get(gen_ai.GEN_AI_PROVIDER_NAME), operation,
-                           get(gen_ai.GEN_AI_REQUEST_MODEL), get(gen_ai.GEN_AI_RESPONSE_MODEL), error_type,
-                           self._capped(self.users, get(user_attributes.USER_ID)),
-                           self._capped(self.tenants, get(semconv.LLMTAP_TENANT_ID)))
+            user, tenant = get(user_attributes.USER_ID), get(semconv.LLMTAP_TENANT_ID)
+            user = "" if users is None or user is None else users.label(user if type(user) is str else as_text(user))
+            tenant = ("" if tenants is None or tenant is None else
+                      tenants.label(tenant if type(tenant) is str else as_text(tenant)))
+            key: RawKey = (resource_key, get(gen_ai.GEN_AI_PROVIDER_NAME), operation, get(gen_ai.GEN_AI_REQUEST_MODEL),
+                           get(gen_ai.GEN_AI_RESPONSE_MODEL), error_type, user, tenant)
             measures: Measures = (
                 seconds, get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), usage, get(semconv.LLMTAP_COST_INPUT_USD),
                 get(semconv.LLMTAP_COST_OUTPUT_USD), get(semconv.LLMTAP_COST_CACHE_READ_USD),
