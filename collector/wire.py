@@ -84,7 +84,11 @@ _ONE_BYTE = [bytes((n,)) for n in range(128)]
 def field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field: its one-byte tag, the payload's length and the payload."""
     n = len(payload)
-    return _ONE_BYTE[tag] + (_ONE_BYTE[n] if n < 128 else varint(n)) + payload
+    if n < 128:
+        return _ONE_BYTE[tag] + _ONE_BYTE[n] + payload
+    if n < 16384:  # a record, a value of a few KB: two length bytes
+        return bytes((tag, (n & 0x7F) | 0x80, n >> 7)) + payload
+    return _ONE_BYTE[tag] + varint(n) + payload
 
 
 def attribute(key: str, value: Any, tag: int = SPAN_ATTRIBUTES) -> bytes:

@@ -245,3 +245,14 @@ def test_llm_call_records_carry_the_row_and_render_a_logfmt_line() -> None:
     assert failed_attrs[semconv.LLMTAP_PREVIEW_INPUT] == "not json at all"
     assert failed_attrs["session.id"] == "conv-9", "the conversation id stands in for a session"
     assert re.search(r"\berror_type=_OTHER\b", summary_line(failed_attrs))
+
+
+def test_records_keep_ids_of_any_length() -> None:
+    request = _request(_chat(), _chat())
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[1].span_id = b""  # not a valid span: the record still says what it was sent
+    out = _derive(GenAIMetricsConnector("g", GenAIMetricsConfig()), request)
+    records = _records(out)
+    assert [(r.trace_id, r.span_id, r.flags) for r in records] == [(s.trace_id, s.span_id, s.flags) for s in spans]
+    assert records[0].time_unix_nano == records[1].time_unix_nano == START
+    assert records[0].observed_time_unix_nano == records[1].observed_time_unix_nano > START

@@ -47,23 +47,30 @@ def logfmt(fields: dict[str, Any]) -> str:
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None and v != "")
 
 
+_HEAD = struct.Struct("<BQBQ2s16s2s8sBI")
+"""LogRecord.time_unix_nano (1) and observed_time_unix_nano (11), fixed64 each; trace_id (9) and span_id (10)
+of the usual 16 and 8 bytes, tag and length first; flags (8), fixed32."""
 _TIMES = struct.Struct("<BQBQ")
-"""LogRecord.time_unix_nano (1) and observed_time_unix_nano (11): fixed64 each."""
+"""The times alone, for ids of other lengths."""
 _SEVERITY = {False: b"\x10\x09\x1a\x04INFO", True: b"\x10\x11\x1a\x05ERROR"}
 """severity_number (2: INFO 9, ERROR 17) and severity_text (3)."""
 _EVENT = wire.field(0x62, semconv.LLMTAP_LLM_CALL_EVENT.encode())
 """event_name (12)."""
 _FLAGS = struct.Struct("<BI")
-"""flags (8): fixed32."""
 
 
 def record(span: SpanRow, time_ns: int, extra: dict[str, attributes.Value], error: bool) -> bytes:
     """The record for one span, as LogRecord wire bytes: its ids and start time, the span's attributes it copies
     (`span.copied`, KeyValues as they are) and those in `extra`. No body: exporters that show lines render
     `summary_line`. Built as bytes: the records go to the exporters' queues as bytes, never read here."""
-    return b"".join((_TIMES.pack(0x09, span.start_time_unix_nano, 0x59, time_ns), _SEVERITY[error], _EVENT,
-                     wire.field(0x4A, span.trace_id), wire.field(0x52, span.span_id),
-                     _FLAGS.pack(0x45, span.flags & 0xFF), span.copied,
+    trace_id, span_id = span.trace_id, span.span_id
+    if len(trace_id) == 16 and len(span_id) == 8:
+        head = _HEAD.pack(0x09, span.start_time_unix_nano, 0x59, time_ns, b"\x4a\x10", trace_id, b"\x52\x08",
+                          span_id, 0x45, span.flags & 0xFF)
+    else:
+        head = b"".join((_TIMES.pack(0x09, span.start_time_unix_nano, 0x59, time_ns), wire.field(0x4A, trace_id),
+                         wire.field(0x52, span_id), _FLAGS.pack(0x45, span.flags & 0xFF)))
+    return b"".join((head, _SEVERITY[error], _EVENT, span.copied,
                      wire.encode_attributes(extra, wire.LOG_RECORD_ATTRIBUTES)))
 
 
