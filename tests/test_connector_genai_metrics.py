@@ -256,3 +256,31 @@ def test_records_keep_ids_of_any_length() -> None:
     assert [(r.trace_id, r.span_id, r.flags) for r in records] == [(s.trace_id, s.span_id, s.flags) for s in spans]
     assert records[0].time_unix_nano == records[1].time_unix_nano == START
     assert records[0].observed_time_unix_nano == records[1].observed_time_unix_nano > START
+
+
+def test_the_summing_outside_derive_is_counted_as_the_connectors_cpu(tmp_path: Any) -> None:
+    """Commits and flushes run outside `derive`, where the service measures a connector: it counts them itself."""
+    import asyncio
+
+    from llmtap.collector.component import Host
+    from llmtap.collector.telemetry import SelfTelemetry
+
+    telemetry = SelfTelemetry()
+    connector = GenAIMetricsConnector("genai_metrics", GenAIMetricsConfig())
+
+    def cpu() -> float:
+        value = telemetry.registry.get_sample_value("llmtap_processor_cpu_seconds_total",
+                                                    {"processor": "genai_metrics"})
+        return value or 0.0
+
+    async def run() -> None:
+        await connector.start(Host(tmp_path, telemetry))
+        derived = connector.derive(Batch(Signal.TRACES, _request(*[_chat(seconds=i / 10) for i in range(200)])))
+        assert cpu() == 0.0 and derived.commit is not None
+        derived.commit()
+        committed = cpu()
+        assert committed > 0.0
+        assert connector.flush() is not None and cpu() > committed
+        await connector.shutdown()
+
+    asyncio.run(run())

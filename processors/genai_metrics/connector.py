@@ -203,12 +203,12 @@ class GenAIMetricsConnector(Connector):
         """The series accumulated since the previous flush, as one metrics request of deltas."""
         began = time.thread_time()
         self._fold()
-        if not self._totals:
-            return None
-        totals, self._totals = self._totals, {}
-        now_ns = max(time.time_ns(), self._last_ns + 1)
-        batch = Batch(Signal.METRICS, self._metrics(totals, self._last_ns, now_ns))
-        self._last_ns = now_ns
+        batch = None
+        if self._totals:
+            totals, self._totals = self._totals, {}
+            now_ns = max(time.time_ns(), self._last_ns + 1)
+            batch = Batch(Signal.METRICS, self._metrics(totals, self._last_ns, now_ns))
+            self._last_ns = now_ns
         self._spent(began)
         return batch
 
