@@ -447,36 +447,59 @@ done:
     return s.rows;
 }
 
-/* Growable output for rewriting: a message's fields are copied, or rewritten, then framed again. */
-/* The field just read (`start` is where its tag began, `b->p` where it ends), copied as it is. */
-static int out_raw(Out *o, const uint8_t *start, const Buf *b) { return out_append(o, start, b->p - start); }
-
-/* A length-delimited field `number` whose body is `body`. */
-static int out_message(Out *o, uint32_t number, const uint8_t *body, size_t length) {
-    if (out_varint(o, ((uint64_t)number << 3) | 2) < 0 || out_varint(o, length) < 0) return -1;
-    return out_append(o, body, length);
+/* append_to_spans: a request with bytes appended to each span. The new lengths of the nested messages are
+ * measured first, then everything is written once into the result (growing buffers copied each byte several
+ * times over: a request's 1 MB became ~10 MB of copying). Levels: 0 the request, 1 a ResourceSpans, 2 a
+ * ScopeSpans, 3 a span; each level's messages are field 1 (resource_spans) or 2 (scope_spans, spans). */
+static size_t varint_length(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
 }
 
-typedef struct {
-    PyObject *additions; /* list of bytes, one per span in scan order */
-    Py_ssize_t next;     /* the next span's position in it */
-} Appending;
+static uint8_t *put_varint(uint8_t *out, uint64_t v) {
+    while (v >= 0x80) {
+        *out++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *out++ = (uint8_t)v;
+    return out;
+}
 
-/* A message whose length-delimited field `number` is rewritten by `inner`, the rest copied. */
-typedef int (*Rewrite)(Buf, Appending *, Out *);
+static PyObject *addition_at(PyObject *additions, Py_ssize_t i) {
+    if (i >= PyList_GET_SIZE(additions)) {
+        PyErr_SetString(PyExc_ValueError, "more spans than additions");
+        return NULL;
+    }
+    PyObject *add = PyList_GET_ITEM(additions, i);
+    if (!PyBytes_Check(add)) {
+        PyErr_SetString(PyExc_TypeError, "additions must be bytes");
+        return NULL;
+    }
+    return add;
+}
 
-static int rewrite_field(Buf b, uint32_t number, Rewrite inner, Appending *a, Out *o) {
+/* The length of message `b` at `level` once its spans have their additions (from index *next on, which it
+ * advances past them); -1 with an exception set. */
+static Py_ssize_t appended_length(Buf b, int level, PyObject *additions, Py_ssize_t *next) {
+    if (level == 3) {
+        PyObject *add = addition_at(additions, (*next)++);
+        return add == NULL ? -1 : (b.end - b.p) + PyBytes_GET_SIZE(add);
+    }
     Field f;
     int r;
+    Py_ssize_t total = 0;
     const uint8_t *start = b.p;
     while ((r = next_field(&b, &f)) == 0) {
-        if (f.number == number && f.wire_type == 2) {
-            Out body = {0};
-            int failed = inner(f.bytes, a, &body) < 0 || out_message(o, number, body.data, body.length) < 0;
-            PyMem_Free(body.data);
-            if (failed) return -1;
-        } else if (out_raw(o, start, &b) < 0) {
-            return -1;
+        if (f.number == (level == 0 ? 1u : 2u) && f.wire_type == 2) {
+            Py_ssize_t n = appended_length(f.bytes, level + 1, additions, next);
+            if (n < 0) return -1;
+            total += 1 + (Py_ssize_t)varint_length((uint64_t)n) + n;
+        } else {
+            total += b.p - start;
         }
         start = b.p;
     }
@@ -484,46 +507,50 @@ static int rewrite_field(Buf b, uint32_t number, Rewrite inner, Appending *a, Ou
         malformed();
         return -1;
     }
-    return 0;
+    return total;
 }
 
-/* A span's body with its addition after it. */
-static int append_to_span(Buf span, Appending *a, Out *o) {
-    if (a->next >= PyList_GET_SIZE(a->additions)) {
-        PyErr_SetString(PyExc_ValueError, "more spans than additions");
-        return -1;
+/* Writes what appended_length measured; the input was read once already, so it is well formed. */
+static uint8_t *write_appended(Buf b, int level, PyObject *additions, Py_ssize_t *next, uint8_t *out) {
+    if (level == 3) {
+        PyObject *add = PyList_GET_ITEM(additions, (*next)++);
+        memcpy(out, b.p, b.end - b.p);
+        out += b.end - b.p;
+        memcpy(out, PyBytes_AS_STRING(add), PyBytes_GET_SIZE(add));
+        return out + PyBytes_GET_SIZE(add);
     }
-    PyObject *add = PyList_GET_ITEM(a->additions, a->next++);
-    if (!PyBytes_Check(add)) {
-        PyErr_SetString(PyExc_TypeError, "additions must be bytes");
-        return -1;
+    Field f;
+    uint32_t number = level == 0 ? 1 : 2;
+    const uint8_t *start = b.p;
+    while (next_field(&b, &f) == 0) {
+        if (f.number == number && f.wire_type == 2) {
+            Py_ssize_t first = *next;
+            Py_ssize_t n = appended_length(f.bytes, level + 1, additions, &first);
+            *out++ = (uint8_t)(number << 3 | 2);
+            out = put_varint(out, (uint64_t)n);
+            out = write_appended(f.bytes, level + 1, additions, next, out);
+        } else {
+            memcpy(out, start, b.p - start);
+            out += b.p - start;
+        }
+        start = b.p;
     }
-    if (out_append(o, span.p, span.end - span.p) < 0) return -1;
-    return out_append(o, (const uint8_t *)PyBytes_AS_STRING(add), PyBytes_GET_SIZE(add));
-}
-
-static int rewrite_scope_spans(Buf b, Appending *a, Out *o) {
-    return rewrite_field(b, 2, append_to_span, a, o); /* spans = 2 */
-}
-
-static int rewrite_resource_spans(Buf b, Appending *a, Out *o) {
-    return rewrite_field(b, 2, rewrite_scope_spans, a, o); /* scope_spans = 2 */
+    return out;
 }
 
 static PyObject *append_to_spans(PyObject *self, PyObject *args) {
     Py_buffer data;
     PyObject *additions, *result = NULL;
-    Out o = {0};
     if (!PyArg_ParseTuple(args, "y*O!", &data, &PyList_Type, &additions)) return NULL;
-    Appending a = {additions, 0};
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    if (rewrite_field(request, 1, rewrite_resource_spans, &a, &o) == 0) { /* resource_spans = 1 */
-        if (a.next != PyList_GET_SIZE(additions))
-            PyErr_SetString(PyExc_ValueError, "fewer spans than additions");
-        else
-            result = PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length);
+    Py_ssize_t next = 0;
+    Py_ssize_t length = appended_length(request, 0, additions, &next);
+    if (length >= 0 && next != PyList_GET_SIZE(additions)) {
+        PyErr_SetString(PyExc_ValueError, "fewer spans than additions");
+    } else if (length >= 0 && (result = PyBytes_FromStringAndSize(NULL, length)) != NULL) {
+        next = 0;
+        write_appended(request, 0, additions, &next, (uint8_t *)PyBytes_AS_STRING(result));
     }
-    PyMem_Free(o.data);
     PyBuffer_Release(&data);
     return result;
 }
