@@ -200,7 +200,7 @@ class ClickHouseExporter(Exporter):
 
     def _insert(self, table: str, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
         message = schema.STAGING[signal.value][1]
-        blob = b"".join(varint(len(p)) + p for p in payloads)
+        blob = b"".join([part for p in payloads for part in (varint(len(p)), p)])  # each payload copied once
         settings = {
             "format_schema_source": "string",
             "format_schema": PROTO_SCHEMA,
