@@ -753,7 +753,11 @@ static int content_kind(const ContentKeys *k, Buf key) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(k->prefixes); i++) {
         PyObject *prefix = PyTuple_GET_ITEM(k->prefixes, i);
         Py_ssize_t m = PyBytes_GET_SIZE(prefix);
-        if (m <= n && memcmp(PyBytes_AS_STRING(prefix), key.p, m) == 0) return 1;
+        const char *p = PyBytes_AS_STRING(prefix);
+        /* first and last bytes before memcmp: most keys share a prefix's start ("gen_ai."), few its end */
+        if (m <= n && (m == 0 || (key.p[0] == (uint8_t)p[0] && key.p[m - 1] == (uint8_t)p[m - 1] &&
+                                  memcmp(p, key.p, m) == 0)))
+            return 1;
     }
     return 0;
 }
