@@ -1017,85 +1017,6 @@ static int json_number(Json *j) {
     return JSON_OK;
 }
 
-static int json_value(Json *j, int depth) {
-    int r;
-    skip_space(j);
-    if (j->p >= j->end) return NOT_JSON;
-    switch (*j->p) {
-    case '"': return json_string(j, j->collect);
-    case 't': return json_word(j, "true");
-    case 'f': return json_word(j, "false");
-    case 'n': return json_word(j, "null");
-    case 'N': return json_word(j, "NaN");
-    case 'I': return json_word(j, "Infinity");
-    case '[':
-    case '{': {
-        uint8_t close = *j->p == '[' ? ']' : '}';
-        if (depth >= MAX_JSON_DEPTH) return NOT_JSON;
-        j->p++;
-        skip_space(j);
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return JSON_OK;
-        }
-        for (;;) {
-            if (close == '}') {
-                skip_space(j);
-                if (j->p >= j->end || *j->p != '"') return NOT_JSON;
-                if ((r = json_string(j, 0)) != JSON_OK) return r; /* a key: not redacted */
-                skip_space(j);
-                if (j->p >= j->end || *j->p != ':') return NOT_JSON;
-                j->p++;
-            }
-            if ((r = json_value(j, depth + 1)) != JSON_OK) return r;
-            skip_space(j);
-            if (j->p >= j->end) return NOT_JSON;
-            if (*j->p == close) {
-                j->p++;
-                return JSON_OK;
-            }
-            if (*j->p++ != ',') return NOT_JSON;
-        }
-    }
-    default:
-        return (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) ? json_number(j) : NOT_JSON;
-    }
-}
-
-static PyObject *json_leaves(PyObject *self, PyObject *text) {
-    Py_ssize_t length;
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "json_leaves takes a str");
-        return NULL;
-    }
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
-    if (utf8 == NULL) { /* lone surrogates: not text this reads as JSON */
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    Json j = {(const uint8_t *)utf8, (const uint8_t *)utf8 + length, (const uint8_t *)utf8, 0,
-              PyUnicode_IS_ASCII(text), {0}, 0, PyList_New(0), 1};
-    PyObject *result = NULL;
-    if (j.bounds == NULL) return NULL;
-    skip_space(&j);
-    int r = j.p < j.end && (*j.p == '[' || *j.p == '{') ? json_value(&j, 0) : NOT_JSON;
-    skip_space(&j);
-    if (r == JSON_OK && j.p != j.end) r = NOT_JSON; /* more after the document */
-    if (r == NOT_JSON) {
-        result = Py_NewRef(Py_None);
-    } else if (r == JSON_OK) {
-        PyObject *joined = PyUnicode_DecodeUTF8((const char *)j.out.data, (Py_ssize_t)j.out.length, "surrogatepass");
-        if (joined != NULL) result = PyTuple_Pack(2, joined, j.bounds);
-        Py_XDECREF(joined);
-    }
-    PyMem_Free(j.out.data);
-    Py_DECREF(j.bounds);
-    return result;
-}
-
-/* ---- message_preview: the text a call's record shows of a message list ---------------------------------- */
-
 /* A JSON string in the text: its body (after the opening quote) and the closing quote. */
 typedef struct {
     const uint8_t *body, *stop;
@@ -1110,6 +1031,113 @@ static int read_json_string(Json *j, JsonString *s) {
     j->p = s->stop + 1;
     return JSON_OK;
 }
+
+/* The members or items of the object or array at j->p (just after its `{` or `[`; `close` is `}` or `]`):
+ * `read` reads each value, given its key (NULL in an array). */
+typedef int (*Element)(Json *j, const JsonString *key, void *context);
+
+static int json_elements(Json *j, uint8_t close, Element read, void *context) {
+    int r;
+    skip_space(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return JSON_OK;
+    }
+    for (;;) {
+        JsonString key = {NULL, NULL};
+        skip_space(j);
+        if (close == '}') {
+            if (j->p >= j->end || *j->p != '"') return NOT_JSON;
+            if ((r = read_json_string(j, &key)) != JSON_OK) return r; /* a key: not a leaf */
+            skip_space(j);
+            if (j->p >= j->end || *j->p != ':') return NOT_JSON;
+            j->p++;
+        }
+        if ((r = read(j, close == '}' ? &key : NULL, context)) != JSON_OK) return r;
+        skip_space(j);
+        if (j->p >= j->end) return NOT_JSON;
+        if (*j->p == close) {
+            j->p++;
+            return JSON_OK;
+        }
+        if (*j->p++ != ',') return NOT_JSON;
+    }
+}
+
+static int json_value(Json *j, int depth);
+
+static int nested_value(Json *j, const JsonString *key, void *depth) { return json_value(j, *(int *)depth + 1); }
+
+static int json_value(Json *j, int depth) {
+    skip_space(j);
+    if (j->p >= j->end) return NOT_JSON;
+    switch (*j->p) {
+    case '"': return json_string(j, j->collect);
+    case 't': return json_word(j, "true");
+    case 'f': return json_word(j, "false");
+    case 'n': return json_word(j, "null");
+    case 'N': return json_word(j, "NaN");
+    case 'I': return json_word(j, "Infinity");
+    case '[':
+    case '{': {
+        uint8_t close = *j->p == '[' ? ']' : '}';
+        if (depth >= MAX_JSON_DEPTH) return NOT_JSON;
+        j->p++;
+        return json_elements(j, close, nested_value, &depth);
+    }
+    default:
+        return (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) ? json_number(j) : NOT_JSON;
+    }
+}
+
+/* `text` to read as JSON from its start (its UTF-8, and where the document begins): 0; 1 when it has lone
+ * surrogates (not text this reads as JSON); -1 on another error. */
+static int json_open(PyObject *text, Json *j) {
+    Py_ssize_t length;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    j->p = j->counted = (const uint8_t *)utf8;
+    j->end = j->p + length;
+    j->ascii = PyUnicode_IS_ASCII(text);
+    skip_space(j);
+    return 0;
+}
+
+/* `r`, the outcome of reading the document, unless more than space follows it. */
+static int json_close(Json *j, int r) {
+    skip_space(j);
+    return r == JSON_OK && j->p != j->end ? NOT_JSON : r;
+}
+
+static PyObject *json_leaves(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "json_leaves takes a str");
+        return NULL;
+    }
+    Json j = {0};
+    int opened = json_open(text, &j);
+    if (opened != 0) return opened < 0 ? NULL : Py_NewRef(Py_None);
+    j.collect = 1;
+    if ((j.bounds = PyList_New(0)) == NULL) return NULL;
+    PyObject *result = NULL;
+    int r = json_close(&j, j.p < j.end && (*j.p == '[' || *j.p == '{') ? json_value(&j, 0) : NOT_JSON);
+    if (r == NOT_JSON) {
+        result = Py_NewRef(Py_None);
+    } else if (r == JSON_OK) {
+        PyObject *joined = PyUnicode_DecodeUTF8((const char *)j.out.data, (Py_ssize_t)j.out.length, "surrogatepass");
+        if (joined != NULL) result = PyTuple_Pack(2, joined, j.bounds);
+        Py_XDECREF(joined);
+    }
+    PyMem_Free(j.out.data);
+    Py_DECREF(j.bounds);
+    return result;
+}
+
+/* ---- message_preview: the text a call's record shows of a message list ---------------------------------- */
 
 /* Whether a read string decodes to `word` (escapes are decoded first: "r\u006fle" is "role"). */
 static int json_string_is(const JsonString *s, const char *word, Out *scratch) {
@@ -1127,58 +1155,6 @@ static int json_value_or_string(Json *j, JsonString *s) {
     s->body = NULL;
     if (j->p < j->end && *j->p == '"') return read_json_string(j, s);
     return json_value(j, 1);
-}
-
-/* The object's members at j->p (just after `{`): for each, `member` gets the key and reads the value. */
-typedef int (*Member)(Json *j, const JsonString *key, void *context);
-
-static int json_members(Json *j, Member member, void *context) {
-    int r;
-    skip_space(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        return JSON_OK;
-    }
-    for (;;) {
-        JsonString key;
-        skip_space(j);
-        if (j->p >= j->end || *j->p != '"') return NOT_JSON;
-        if ((r = read_json_string(j, &key)) != JSON_OK) return r;
-        skip_space(j);
-        if (j->p >= j->end || *j->p != ':') return NOT_JSON;
-        j->p++;
-        if ((r = member(j, &key, context)) != JSON_OK) return r;
-        skip_space(j);
-        if (j->p >= j->end) return NOT_JSON;
-        if (*j->p == '}') {
-            j->p++;
-            return JSON_OK;
-        }
-        if (*j->p++ != ',') return NOT_JSON;
-    }
-}
-
-/* The array's items at j->p (just after `[`): `item` reads each. */
-typedef int (*Item)(Json *j, void *context);
-
-static int json_items(Json *j, Item item, void *context) {
-    int r;
-    skip_space(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        return JSON_OK;
-    }
-    for (;;) {
-        skip_space(j);
-        if ((r = item(j, context)) != JSON_OK) return r;
-        skip_space(j);
-        if (j->p >= j->end) return NOT_JSON;
-        if (*j->p == ']') {
-            j->p++;
-            return JSON_OK;
-        }
-        if (*j->p++ != ',') return NOT_JSON;
-    }
 }
 
 typedef struct {
@@ -1206,12 +1182,12 @@ typedef struct {
     JsonString text; /* body NULL: none yet */
 } Parts;
 
-static int parts_item(Json *j, void *context) {
+static int parts_item(Json *j, const JsonString *key, void *context) {
     Parts *parts = context;
     if (j->p >= j->end || *j->p != '{') return json_value(j, 1);
     j->p++;
     Part part = {parts->scratch, {NULL, NULL}, {NULL, NULL}, 0};
-    int r = json_members(j, part_member, &part);
+    int r = json_elements(j, '}', part_member, &part);
     if (r == JSON_OK && parts->text.body == NULL && part.text && part.content.body != NULL) parts->text = part.content;
     return r;
 }
@@ -1243,7 +1219,7 @@ static int message_member(Json *j, const JsonString *key, void *context) {
     if (!m->has_parts) return json_value(j, 1);
     j->p++;
     Parts parts = {m->scratch, {NULL, NULL}};
-    r = json_items(j, parts_item, &parts);
+    r = json_elements(j, ']', parts_item, &parts);
     m->parts_text = parts.text;
     return r;
 }
@@ -1254,12 +1230,12 @@ typedef struct {
 } Messages;
 
 /* A message's text: its `content` if that is a string, else its first text part. */
-static int messages_item(Json *j, void *context) {
+static int messages_item(Json *j, const JsonString *key, void *context) {
     Messages *all = context;
     if (j->p >= j->end || *j->p != '{') return json_value(j, 1);
     j->p++;
     Message m = {all->scratch, {NULL, NULL}, {NULL, NULL}, 0, 0};
-    int r = json_members(j, message_member, &m);
+    int r = json_elements(j, '}', message_member, &m);
     if (r != JSON_OK) return r;
     JsonString text = m.content.body != NULL ? m.content : m.parts_text;
     if (text.body == NULL) return JSON_OK;
@@ -1270,31 +1246,25 @@ static int messages_item(Json *j, void *context) {
 
 static PyObject *message_preview(PyObject *self, PyObject *args) {
     PyObject *text;
-    Py_ssize_t limit, length;
+    Py_ssize_t limit;
     int last_user;
     if (!PyArg_ParseTuple(args, "Unp", &text, &limit, &last_user)) return NULL;
     if (limit < 0) {
         PyErr_SetString(PyExc_ValueError, "limit must not be negative");
         return NULL;
     }
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
-    if (utf8 == NULL) { /* lone surrogates: not a message list this reads */
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
+    Json j = {0};
+    int opened = json_open(text, &j);
+    if (opened != 0) return opened < 0 ? NULL : Py_NewRef(Py_None);
     Out scratch = {0};
-    Json j = {(const uint8_t *)utf8, (const uint8_t *)utf8 + length, (const uint8_t *)utf8, 0, 1, {0}, 0, NULL, 0};
     Messages all = {&scratch, {NULL, NULL}, {NULL, NULL}};
     PyObject *result = NULL;
-    skip_space(&j);
     int r = NOT_JSON;
     if (j.p < j.end && *j.p == '[') {
         j.p++;
-        r = json_items(&j, messages_item, &all);
+        r = json_elements(&j, ']', messages_item, &all);
     }
-    skip_space(&j);
-    if (r == JSON_OK && j.p != j.end) r = NOT_JSON; /* more after the document */
+    r = json_close(&j, r);
     if (r == NOT_JSON) {
         result = Py_NewRef(Py_None);
     } else if (r == JSON_OK) {
