@@ -969,15 +969,31 @@ static int add_bound(PyObject *bounds, Py_ssize_t v) {
     return r;
 }
 
+/* A JSON string in the text: its body (after the opening quote) and the closing quote. */
+typedef struct {
+    const uint8_t *body, *stop;
+} JsonString;
+
+/* Reads the string at j->p (a quote) and says where it is. */
+static int read_json_string(Json *j, JsonString *s) {
+    s->body = j->p + 1;
+    s->stop = skip_json_string(s->body, j->end);
+    if (s->stop == NULL) return JSON_ERROR;
+    if (s->stop >= j->end || *s->stop != '"') return NOT_JSON;
+    j->p = s->stop + 1;
+    return JSON_OK;
+}
+
+/* The string at j->p: a leaf (decoded into j->out, its bounds in j->bounds), or only read past. */
 static int json_string(Json *j, int leaf) {
+    JsonString s;
+    if (!leaf) return read_json_string(j, &s);
     const uint8_t *body = ++j->p; /* after the opening quote */
     Py_ssize_t start = j->out_chars;
-    const uint8_t *stop = leaf ? decode_json_string(body, j->end, &j->out, &j->out_chars)
-                               : skip_json_string(body, j->end);
+    const uint8_t *stop = decode_json_string(body, j->end, &j->out, &j->out_chars);
     if (stop == NULL) return JSON_ERROR;
     if (stop >= j->end || *stop != '"') return NOT_JSON;
     j->p = stop + 1;
-    if (!leaf) return JSON_OK;
     if (add_bound(j->bounds, char_index(j, body)) < 0 || add_bound(j->bounds, char_index(j, stop)) < 0 ||
         add_bound(j->bounds, start) < 0 || add_bound(j->bounds, j->out_chars) < 0 ||
         out_append(&j->out, SEPARATOR, sizeof SEPARATOR) < 0)
@@ -1014,21 +1030,6 @@ static int json_number(Json *j) {
         if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
         if (!digits(j)) return NOT_JSON;
     }
-    return JSON_OK;
-}
-
-/* A JSON string in the text: its body (after the opening quote) and the closing quote. */
-typedef struct {
-    const uint8_t *body, *stop;
-} JsonString;
-
-/* Reads the string at j->p (a quote) and says where it is. */
-static int read_json_string(Json *j, JsonString *s) {
-    s->body = j->p + 1;
-    s->stop = skip_json_string(s->body, j->end);
-    if (s->stop == NULL) return JSON_ERROR;
-    if (s->stop >= j->end || *s->stop != '"') return NOT_JSON;
-    j->p = s->stop + 1;
     return JSON_OK;
 }
 
