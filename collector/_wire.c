@@ -300,15 +300,19 @@ static int out_append(Out *o, const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* A varint at `out`; returns where it ends. */
+static uint8_t *put_varint(uint8_t *out, uint64_t v) {
+    while (v >= 0x80) {
+        *out++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *out++ = (uint8_t)v;
+    return out;
+}
+
 static int out_varint(Out *o, uint64_t v) {
     uint8_t bytes[10];
-    size_t n = 0;
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        bytes[n++] = c | (v ? 0x80 : 0);
-    } while (v);
-    return out_append(o, bytes, n);
+    return out_append(o, bytes, put_varint(bytes, v) - bytes);
 }
 
 /* A length-delimited field: its one-byte tag, the value's length, the value. */
@@ -458,15 +462,6 @@ static size_t varint_length(uint64_t v) {
         n++;
     }
     return n;
-}
-
-static uint8_t *put_varint(uint8_t *out, uint64_t v) {
-    while (v >= 0x80) {
-        *out++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *out++ = (uint8_t)v;
-    return out;
 }
 
 static PyObject *addition_at(PyObject *additions, Py_ssize_t i) {
