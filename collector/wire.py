@@ -53,8 +53,15 @@ _ANY_LENGTH = rb"(?:[\x01-\x7f]|[\x80-\xff][\x01-\x7f])"
 _WILDCARDS = re.compile(r"[*?\[]")
 
 
+_ONE_BYTE = [bytes((n,)) for n in range(128)]
+
+
 def varint(n: int) -> bytes:
     """Protobuf's base-128 varint: a string's length prefix, and each message's in a length-delimited stream."""
+    if 0 <= n < 128:
+        return _ONE_BYTE[n]
+    if 0 <= n < 16384:  # a record, a value of a few KB: two bytes without the loop
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -78,17 +85,9 @@ def exact_and_prefixes(globs: Iterable[str]) -> tuple[list[str], list[str]] | No
     return exact, prefixes
 
 
-_ONE_BYTE = [bytes((n,)) for n in range(128)]
-
-
 def field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field: its one-byte tag, the payload's length and the payload."""
-    n = len(payload)
-    if n < 128:
-        return _ONE_BYTE[tag] + _ONE_BYTE[n] + payload
-    if n < 16384:  # a record, a value of a few KB: two length bytes
-        return bytes((tag, (n & 0x7F) | 0x80, n >> 7)) + payload
-    return _ONE_BYTE[tag] + varint(n) + payload
+    return _ONE_BYTE[tag] + varint(len(payload)) + payload
 
 
 def attribute(key: str, value: Any, tag: int = SPAN_ATTRIBUTES) -> bytes:
