@@ -109,6 +109,7 @@ class CostProcessor(Processor):
             semconv.LLMTAP_COST_SOURCE_VERSION: price.source_version or None,  # None: no attribute
         }, wire.SPAN_ATTRIBUTES)
 
+
 def _set_client_costs_apart(batch: Batch, rows: list[wire.SpanRow]) -> None:
     """Remove what a client sent under llmtap's cost keys (its `llmtap.cost.usd` is kept as
     `llmtap.cost.client_usd`), on the parsed message: rare, so not worth doing on the bytes."""
