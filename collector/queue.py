@@ -1,12 +1,14 @@
 """Bounded exporter queues, in memory or persisted on disk (write-ahead), and the sending loop.
 
 Each exporter owns one queue per signal. A receiver's request is acknowledged only after every
-queue it goes to has taken it (`Fanout` checks room in all of them first, so a request is never
+queue it goes to has taken it (the service checks room in all of them first, so a request is never
 half-queued). A persistent queue writes each request to its own file (written, then renamed into
 place) before the receiver answers, so a SIGKILL after the answer loses nothing: the files are read
-back on start. Batches taken for export get a deduplication token derived from the sequence
-numbers they cover; the range is recorded before the first attempt, so a retry after a crash sends
-the same token and the backend can drop the duplicate.
+back on start. The writes happen in a thread, in order, a burst of requests at a time, so the event
+loop goes on reading and processing requests meanwhile; a request is exported only once it is on
+disk. Batches taken for export get a deduplication token derived from the sequence numbers they
+cover; the range is recorded before the first attempt, so a retry after a crash sends the same token
+and the backend can drop the duplicate.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class Entry:
     items: int
     size: int
     data: bytes | None  # None when the payload only lives on disk
+    written: asyncio.Future[None] | None = None
+    """A persistent queue's entry until its file is in place (then None): done when it is, or failed."""
 
 
 class BoundedQueue:
@@ -101,6 +105,9 @@ class BoundedQueue:
         self._bytes = 0
         self._items = 0
         self._in_flight_items = 0
+        self._unwritten: list[Entry] = []
+        self._unwritten_items = 0
+        self._writer: asyncio.Task[None] | None = None
         self._next_seq = 1
         self._changed = asyncio.Event()
         self._recovered_batch: tuple[int, int] | None = None
@@ -125,22 +132,59 @@ class BoundedQueue:
         return self._bytes == 0 or self._bytes + size <= self.max_bytes
 
     # -- producer side ------------------------------------------------------------------------
-    def put(self, data: bytes, items: int, force: bool = False) -> None:
+    def put(self, data: bytes, items: int, force: bool = False) -> asyncio.Future[None] | None:
         """Append a request. Callers check `has_room` first; this raises if there is none, unless `force`
-        (data acknowledged earlier and held back by a processor, which must not be lost now)."""
+        (data acknowledged earlier and held back by a processor, which must not be lost now).
+
+        A persistent queue returns a future done once the request is on disk (or failed with the OSError that
+        kept it off: the request is then out of the queue again); acknowledge the request only after it."""
         if not force and not self.has_room(len(data)):
             raise QueueFullError(self.name)
         seq = self._next_seq
         self._next_seq += 1
-        if self.directory is not None:
-            self._write(seq, items, data)
-            entry = Entry(seq, items, len(data), None)
-        else:
-            entry = Entry(seq, items, len(data), data)
+        entry = Entry(seq, items, len(data), data)
         self._entries.append(entry)
         self._bytes += entry.size
         self._items += items
-        self._changed.set()
+        if self.directory is None:
+            self._changed.set()
+            return None
+        loop = asyncio.get_running_loop()
+        entry.written = loop.create_future()
+        self._unwritten.append(entry)
+        self._unwritten_items += items
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_unwritten(), name=f"writer {self.name}")
+        return entry.written
+
+    async def _write_unwritten(self) -> None:
+        """Write what was put, a burst at a time, in a thread: the files in sequence order."""
+        try:
+            while self._unwritten:
+                burst, self._unwritten = self._unwritten, []
+                errors = await asyncio.to_thread(self._write_burst, burst)
+                for entry, error in zip(burst, errors, strict=True):
+                    written, entry.written = entry.written, None
+                    self._unwritten_items -= entry.items
+                    if error is None:
+                        entry.data = None
+                    else:
+                        self._entries.remove(entry)
+                        self._bytes -= entry.size
+                        self._items -= entry.items
+                    if written is not None and not written.done():  # done: its request was cancelled
+                        if error is None:
+                            written.set_result(None)
+                        else:
+                            written.set_exception(error)
+                self._changed.set()
+        finally:
+            self._writer = None
+
+    async def flush(self) -> None:
+        """Wait until every request put so far is on disk (or failed)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
 
     # -- consumer side ------------------------------------------------------------------------
     def take(self, max_items: int, max_bytes: int) -> list[Entry]:
@@ -155,7 +199,7 @@ class BoundedQueue:
             while self._entries and first <= self._entries[0].seq <= last:
                 batch.append(self._entries.popleft())
         else:
-            while self._entries:
+            while self._entries and self._entries[0].written is None:  # on disk (or in memory only)
                 head = self._entries[0]
                 if batch and (items + head.items > max_items or size + head.size > max_bytes):
                     break
@@ -204,8 +248,8 @@ class BoundedQueue:
         self._changed.set()
 
     def ready_items(self) -> int:
-        """Items queued and not in the in-flight batch."""
-        return self._items - self._in_flight_items
+        """Items queued, on disk if the queue is persistent, and not in the in-flight batch."""
+        return self._items - self._in_flight_items - self._unwritten_items
 
     @property
     def resuming(self) -> bool:
@@ -217,17 +261,28 @@ class BoundedQueue:
         assert self.directory is not None
         return self.directory / f"{seq:016d}.otlp"
 
-    def _write(self, seq: int, items: int, data: bytes) -> None:
-        path = self._path(seq)
-        tmp = path.with_suffix(".tmp")
-        header = items.to_bytes(8, "little")
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.write(data)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+    def _write_burst(self, entries: list[Entry]) -> list[OSError | None]:
+        """Each entry's file, written then renamed into place; runs in a thread, so it only reads the entries."""
+        errors: list[OSError | None] = []
+        for entry in entries:
+            assert entry.data is not None
+            path = self._path(entry.seq)
+            tmp = path.with_suffix(".tmp")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(entry.items.to_bytes(8, "little"))
+                    f.write(entry.data)
+                    if self.fsync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
 
     def _read(self, seq: int) -> bytes:
         with open(self._path(seq), "rb") as f:

@@ -223,7 +223,8 @@ class Service:
 
         Requests take turns, in arrival order, with a pass through the event loop before each: so at most one
         request's processing runs per loop iteration, and the receivers read, answer and refuse requests (and
-        `/healthz` answers) between two, instead of after every request that became ready at once."""
+        `/healthz` answers) between two, instead of after every request that became ready at once. The turn
+        ends once the results are queued; the answer waits for them to be on disk, while the next request runs."""
         async with self._turn:
             await asyncio.sleep(0)
             plan = _Plan()
@@ -231,7 +232,8 @@ class Service:
             full = [q.name for q, b in plan.targets if not q.has_room(len(b.data()))]
             if full:
                 raise BackpressureError(f"exporter queue full: {', '.join(full)}", retry_after=2.0)
-            plan.queue()
+            writes = plan.queue()
+        await plan.written(writes)
 
     async def _plan(self, pipelines: list[_Pipeline], batch: Batch, plan: _Plan) -> None:
         last = len(pipelines) - 1
@@ -268,13 +270,13 @@ class Service:
         result = await self._run(pipeline, start, batch, plan)
         if result is not None and result.items:
             plan.targets.extend((q, result) for q in pipeline.queues)
-        plan.queue(force=True)
+        await plan.written(plan.queue(force=True))
 
     async def _emit(self, connector_id: str, batch: Batch) -> None:
         """What a connector produces on its own schedule, into the pipelines it feeds, queued regardless."""
         plan = _Plan()
         await self._plan(self.routes.get((connector_id, batch.signal), []), batch, plan)
-        plan.queue(force=True)
+        await plan.written(plan.queue(force=True))
 
     def _queue(self, exporter_id: str, signal: Signal) -> BoundedQueue:
         key = (exporter_id, signal)
@@ -335,6 +337,8 @@ class Service:
         for processor in reversed([c for c in started if isinstance(c, Processor)]):
             await _shutdown(processor)
         await asyncio.gather(*(s.stop(timeout) for s in self.senders))
+        for queue in self.queues.values():
+            await queue.flush()  # what a drain cut short stays on disk for the next start
         for exporter in reversed([c for c in started if not isinstance(c, Processor)]):
             await _shutdown(exporter)
         self._started.clear()
@@ -362,9 +366,28 @@ class _Plan:
     targets: list[tuple[BoundedQueue, Batch]] = field(default_factory=list)
     commits: list[Callable[[], None]] = field(default_factory=list)
 
-    def queue(self, force: bool = False) -> None:
+    def queue(self, force: bool = False) -> list[tuple[BoundedQueue, asyncio.Future[None]]]:
+        """Put the results in their queues; returns the writes of the persistent ones, for `written`."""
+        writes = []
         for q, b in self.targets:
-            q.put(b.data(), b.items, force=force)
+            write = q.put(b.data(), b.items, force=force)
+            if write is not None:
+                writes.append((q, write))
+        return writes
+
+    async def written(self, writes: list[tuple[BoundedQueue, asyncio.Future[None]]]) -> None:
+        """Wait for the queued results to be on disk, then commit what the connectors derived. A queue that
+        could not write its copy makes the request fail (503 / UNAVAILABLE, for the client to retry); the copies
+        other queues wrote are kept, as they may be on their way out already."""
+        failed = None
+        for q, write in writes:
+            try:
+                await write
+            except OSError as exc:
+                failed = failed or f"exporter queue {q.name} cannot store the request: {exc}"
+        if failed:
+            log.error("%s", failed)
+            raise BackpressureError(failed, retry_after=5.0, unavailable=True)
         for commit in self.commits:
             try:
                 commit()

@@ -111,3 +111,20 @@ def test_outage_then_restart_with_persistent_queue(tmp_path: Path) -> None:
         c.exporter().down = False  # the backend comes back while running
         wait_for(lambda: c.exporter().items(Signal.TRACES) == 107, timeout=10)
     assert list(tmp_path.rglob("*.otlp")) == []
+
+
+def test_a_request_the_queue_cannot_store_is_refused_not_acknowledged(tmp_path: Path) -> None:
+    """The answer waits for the request's file: when the write fails the client gets a 503 to retry, and the
+    refused request is not exported."""
+    exporter = "{sending_queue: {persistent: true}, batch: {min_items: 1, flush_interval: 1ms}}"
+    config = memory_config(free_port(), free_port(), tmp_path, exporter=exporter)
+    queue_dir = tmp_path / "queues" / "memory" / "traces"
+    with run_service(config) as c:
+        (queue_dir / "0000000000000001.tmp").mkdir()  # the first request's file cannot be created
+        body = genai_spans(20).SerializeToString()
+        refused = requests.post(f"{c.http}/v1/traces", data=body, headers=PB)
+        assert refused.status_code == 503, refused.text
+        assert "cannot store the request" in refused.text and refused.headers["Retry-After"] == "5"
+        assert requests.post(f"{c.http}/v1/traces", data=body, headers=PB).status_code == 200  # the retry
+        wait_for(lambda: c.exporter().items(Signal.TRACES) == 20, timeout=10)
+        assert len(c.exporter().tokens) == 1 and c.exporter().tokens[0].endswith(":2-2")

@@ -34,38 +34,82 @@ def test_capacity_is_bounded_in_bytes() -> None:
 
 
 def test_persistent_queue_recovers_unacknowledged_requests(tmp_path: Path) -> None:
-    q = BoundedQueue("q", 10**6, tmp_path)
-    for i in range(5):
-        q.put(f"request-{i}".encode(), items=i + 1)
-    batch = q.take(max_items=3, max_bytes=10**6)  # items 1 + 2 fit, 3 would exceed
-    assert [e.seq for e in batch] == [1, 2]
-    assert q.ready_items() == 12 and q.size_items == 15, "the in-flight batch is not ready to take again"
-    # crash here: the batch was in flight, nothing acknowledged
-    q2 = BoundedQueue("q", 10**6, tmp_path)
-    assert q2.size_items == 15 and len(q2) == 5 and q2.resuming
-    again = q2.take(max_items=100, max_bytes=10**6)
-    assert [e.seq for e in again] == [1, 2], "the in-flight batch is re-formed exactly, so its dedup token repeats"
-    assert q2.payloads(again) == [b"request-0", b"request-1"]
-    assert not q2.resuming and q2.ready_items() == 12
-    q2.release()  # shutdown mid-batch: back at the head, all ready again
-    assert q2.ready_items() == 15 and q2.resuming
-    assert [e.seq for e in q2.take(max_items=100, max_bytes=10**6)] == [1, 2]
-    q2.ack()
-    assert q2.ready_items() == 12 and q2.size_items == 12
-    q3 = BoundedQueue("q", 10**6, tmp_path)
-    rest = q3.take(100, 10**6)
-    assert q3.payloads(rest) == [b"request-2", b"request-3", b"request-4"]
-    q3.put(b"new", 1)
-    assert q3._entries[-1].seq == 6, "sequence numbers continue after recovery"
+    async def main() -> None:
+        q = BoundedQueue("q", 10**6, tmp_path)
+        for i in range(5):
+            await _on_disk(q.put(f"request-{i}".encode(), items=i + 1))
+        batch = q.take(max_items=3, max_bytes=10**6)  # items 1 + 2 fit, 3 would exceed
+        assert [e.seq for e in batch] == [1, 2]
+        assert q.ready_items() == 12 and q.size_items == 15, "the in-flight batch is not ready to take again"
+        # crash here: the batch was in flight, nothing acknowledged
+        q2 = BoundedQueue("q", 10**6, tmp_path)
+        assert q2.size_items == 15 and len(q2) == 5 and q2.resuming
+        again = q2.take(max_items=100, max_bytes=10**6)
+        assert [e.seq for e in again] == [1, 2], "the in-flight batch is re-formed exactly, so its dedup token repeats"
+        assert q2.payloads(again) == [b"request-0", b"request-1"]
+        assert not q2.resuming and q2.ready_items() == 12
+        q2.release()  # shutdown mid-batch: back at the head, all ready again
+        assert q2.ready_items() == 15 and q2.resuming
+        assert [e.seq for e in q2.take(max_items=100, max_bytes=10**6)] == [1, 2]
+        q2.ack()
+        assert q2.ready_items() == 12 and q2.size_items == 12
+        q3 = BoundedQueue("q", 10**6, tmp_path)
+        rest = q3.take(100, 10**6)
+        assert q3.payloads(rest) == [b"request-2", b"request-3", b"request-4"]
+        await _on_disk(q3.put(b"new", 1))
+        assert q3._entries[-1].seq == 6, "sequence numbers continue after recovery"
+
+    asyncio.run(main())
 
 
 def test_half_written_file_is_ignored(tmp_path: Path) -> None:
-    q = BoundedQueue("q", 10**6, tmp_path)
-    q.put(b"ok", 1)
+    async def main() -> None:
+        await _on_disk(BoundedQueue("q", 10**6, tmp_path).put(b"ok", 1))
+
+    asyncio.run(main())
     (tmp_path / "0000000000000002.tmp").write_bytes(b"partial")
     q2 = BoundedQueue("q", 10**6, tmp_path)
     assert len(q2) == 1
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_request_is_taken_for_export_only_once_on_disk(tmp_path: Path) -> None:
+    async def main() -> None:
+        q = BoundedQueue("q", 10**6, tmp_path)
+        writes = [q.put(f"request-{i}".encode(), items=1) for i in range(20)]
+        assert len(q) == 20 and q.size_items == 20, "queued (and counted against the capacity) at once"
+        assert q.ready_items() == 0 and q.take(100, 10**6) == [], "written in a thread, not yet on disk"
+        await _on_disk(writes[-1])
+        assert all(w is not None and w.done() for w in writes), "written in the order they were put"
+        assert q.ready_items() == 20
+        batch = q.take(100, 10**6)
+        assert [e.seq for e in batch] == list(range(1, 21))
+        assert q.payloads(batch) == [f"request-{i}".encode() for i in range(20)], "read back from the files"
+        assert sorted(p.name for p in tmp_path.glob("*.otlp")) == [f"{i:016d}.otlp" for i in range(1, 21)]
+
+    asyncio.run(main())
+
+
+def test_a_request_that_cannot_be_written_leaves_the_queue(tmp_path: Path) -> None:
+    async def main() -> None:
+        q = BoundedQueue("q", 10**6, tmp_path)
+        (tmp_path / "0000000000000002.tmp").mkdir()  # the second request's file cannot be created
+        writes = [q.put(f"request-{i}".encode(), items=i + 1) for i in range(3)]
+        await _on_disk(writes[0])
+        with pytest.raises(IsADirectoryError):
+            await _on_disk(writes[1])
+        await _on_disk(writes[2])
+        assert len(q) == 2 and q.size_items == 1 + 3 and q.size_bytes == 2 * len(b"request-0")
+        assert q.payloads(q.take(100, 10**6)) == [b"request-0", b"request-2"]
+
+    asyncio.run(main())
+    (tmp_path / "0000000000000002.tmp").rmdir()
+    assert len(BoundedQueue("q", 10**6, tmp_path)) == 2
+
+
+async def _on_disk(write: asyncio.Future[None] | None) -> None:
+    assert write is not None, "a persistent queue's put returns its write"
+    await write
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
