@@ -73,7 +73,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
     assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
     latest = max(version for version, _, _ in schema.migrations(schema.SchemaOptions()))
-    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 6
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 7
     # The connector's series add up to the spans: requests, inclusive input tokens, cost.
     sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
     wait_for(lambda: client.command(sums + "'llmtap.requests'") == 50)  # flushed every second
@@ -224,6 +224,71 @@ def test_requests_of_call_records_only_take_their_own_staging_table_and_mixed_ba
     assert first == [2] and again == [2]
     assert rows == [3 + 2 + 1, 2 + 3 + 1] and rows_again == rows
     assert tables == [schema.CALLS_STAGING, "otlp_logs_in"]
+
+
+CALL_ROWS = """
+import asyncio, json, sys
+from pathlib import Path
+from llmtap.collector.component import Host
+from llmtap.collector.signals import Batch, Signal
+from llmtap.collector.telemetry import SelfTelemetry
+from llmtap.exporters.clickhouse import schema
+from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig, migrate
+from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from tests.otlp_data import genai_spans, log_records
+
+data = Path(sys.argv[1])
+exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb://{data}/ch", read_endpoint=None,
+                                                                     insert_parallelism=1))
+asyncio.run(exporter.start(Host(data, SelfTelemetry())))
+client = exporter._clients.get()
+# A store at version 6: the calls staging table with every column of the logs one.
+client.command("DROP VIEW llm_calls_direct_mv")
+client.command(f"DROP TABLE {schema.CALLS_STAGING}")
+for statement in dict((v, ddl) for v, _, ddl in schema.migrations(exporter.options))[6]:
+    client.command(statement)
+client.command("ALTER TABLE llmtap_schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
+applied = [migrate(client, exporter.options), migrate(client, exporter.options)]
+exporter._clients.put(client)
+
+spans = genai_spans(30, content_bytes=300, seed=4)
+for i, span in enumerate(spans.resource_spans[0].scope_spans[0].spans[::3]):  # what genai_spans leaves out
+    span.status.code = 2
+    span.attributes.extend(KeyValue(key=k, value=v) for k, v in {
+        "error.type": AnyValue(string_value="timeout"), "llmtap.pii.detected": AnyValue(bool_value=True),
+        "llmtap.cost.usd": AnyValue(double_value=0.5 + i),
+        "gen_ai.usage.cache_read.input_tokens": AnyValue(int_value=7),
+        "gen_ai.usage.cache_creation.input_tokens": AnyValue(int_value=3 + i),
+        "gen_ai.usage.reasoning.output_tokens": AnyValue(int_value=11 + i)}.items())
+config = GenAIMetricsConfig()
+calls = GenAIMetricsConnector("genai_metrics", config).derive(Batch(Signal.TRACES, spans)).batches[0].message
+mixed = log_records(1)  # with an application's record, the request goes through the logs staging table
+mixed.resource_logs.extend(calls.resource_logs)
+rows = []
+for i, request in enumerate((calls, mixed)):
+    exporter.export(Signal.LOGS, [request.SerializeToString()], f"calls-{i}")
+    client = exporter._clients.get()
+    rows.append(client.query("SELECT * EXCEPT (Timestamp), toString(Timestamp) FROM llm_calls ORDER BY SpanId")
+                .result_rows)
+    client.command("TRUNCATE TABLE llm_calls")
+    exporter._clients.put(client)
+print(json.dumps([applied, *rows], default=str))
+"""
+
+
+def test_call_rows_are_the_same_through_either_staging_table_and_version_7_narrows_it(tmp_path: Path) -> None:
+    """Version 7 makes the calls staging table of only the fields its view reads; every llm_calls column is then
+    what the full logs staging table gives for the same records."""
+    result = subprocess.run([sys.executable, "-c", CALL_ROWS, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    applied, direct, through_logs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert applied == [[7], []]
+    assert len(direct) == 30 and direct == through_logs
+    columns = list(zip(*direct, strict=True))
+    for values in columns:  # every column read something: a field the narrow table lost would read as default
+        assert len(set(map(str, values))) > 1 or values[0] not in ("", 0, None, [], False, "Unset"), values[:3]
 
 
 @given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=40), st.integers(1, 6))
