@@ -136,8 +136,9 @@ class BoundedQueue:
         """Append a request. Callers check `has_room` first; this raises if there is none, unless `force`
         (data acknowledged earlier and held back by a processor, which must not be lost now).
 
-        A persistent queue returns a future done once the request is on disk (or failed with the OSError that
-        kept it off: the request is then out of the queue again); acknowledge the request only after it."""
+        A persistent queue returns a future done once the request is on disk (or failed with the error that kept
+        it off, usually an OSError: the request is then out of the queue again); acknowledge the request only
+        after it."""
         if not force and not self.has_room(len(data)):
             raise QueueFullError(self.name)
         seq = self._next_seq
@@ -261,9 +262,11 @@ class BoundedQueue:
         assert self.directory is not None
         return self.directory / f"{seq:016d}.otlp"
 
-    def _write_burst(self, entries: list[Entry]) -> list[OSError | None]:
-        """Each entry's file, written then renamed into place; runs in a thread, so it only reads the entries."""
-        errors: list[OSError | None] = []
+    def _write_burst(self, entries: list[Entry]) -> list[Exception | None]:
+        """Each entry's file, written then renamed into place; runs in a thread, so it only reads the entries.
+        Whatever keeps a file off the disk fails that entry alone (an error escaping here would leave its
+        requests waiting for ever)."""
+        errors: list[Exception | None] = []
         for entry in entries:
             assert entry.data is not None
             path = self._path(entry.seq)
@@ -276,7 +279,7 @@ class BoundedQueue:
                         f.flush()
                         os.fsync(f.fileno())
                 os.replace(tmp, path)
-            except OSError as exc:
+            except Exception as exc:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 errors.append(exc)

@@ -385,7 +385,7 @@ class _Plan:
         for q, write in writes:
             try:
                 await write
-            except OSError as exc:
+            except Exception as exc:
                 failed = failed or f"exporter queue {q.name} cannot store the request: {exc}"
         if failed:
             log.error("%s", failed)
