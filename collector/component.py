@@ -43,10 +43,12 @@ class Component:
 class BackpressureError(Exception):
     """The request cannot be taken now; the client should retry after `retry_after` seconds."""
 
-    def __init__(self, message: str, retry_after: float = 1.0, unavailable: bool = False):
+    def __init__(self, message: str, retry_after: float = 1.0, unavailable: bool = False,
+                 reason: str = "queue_full"):
         super().__init__(message)
         self.retry_after = retry_after
         self.unavailable = unavailable  # shutting down (503/UNAVAILABLE) rather than full (429/RESOURCE_EXHAUSTED)
+        self.reason = reason  # the `reason` label of the refused items (REFUSAL_REASONS)
 
 
 Consume = Callable[[Batch], Awaitable[None]]

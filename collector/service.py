@@ -389,7 +389,7 @@ class _Plan:
                 failed = failed or f"exporter queue {q.name} cannot store the request: {exc}"
         if failed:
             log.error("%s", failed)
-            raise BackpressureError(failed, retry_after=5.0, unavailable=True)
+            raise BackpressureError(failed, retry_after=5.0, unavailable=True, reason="queue_write_failed")
         for commit in self.commits:
             try:
                 commit()

@@ -125,6 +125,11 @@ def test_a_request_the_queue_cannot_store_is_refused_not_acknowledged(tmp_path: 
         refused = requests.post(f"{c.http}/v1/traces", data=body, headers=PB)
         assert refused.status_code == 503, refused.text
         assert "cannot store the request" in refused.text and refused.headers["Retry-After"] == "5"
+        labels = {"receiver": "otlp", "transport": "http", "signal": "traces"}
+        refused_items = {reason: c.service.telemetry.registry.get_sample_value(
+            "llmtap_receiver_refused_items_total", {**labels, "reason": reason})
+            for reason in ("queue_write_failed", "queue_full")}
+        assert refused_items == {"queue_write_failed": 20, "queue_full": 0}, "a failed write, not a full queue"
         assert requests.post(f"{c.http}/v1/traces", data=body, headers=PB).status_code == 200  # the retry
         wait_for(lambda: c.exporter().items(Signal.TRACES) == 20, timeout=10)
         assert len(c.exporter().tokens) == 1 and c.exporter().tokens[0].endswith(":2-2")

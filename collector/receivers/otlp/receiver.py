@@ -15,7 +15,7 @@ from llmtap.collector.telemetry import SelfTelemetry
 
 log = logging.getLogger("llmtap.receiver.otlp")
 
-REFUSAL_REASONS = ("queue_full", "invalid", "shutting_down")
+REFUSAL_REASONS = ("queue_full", "queue_write_failed", "invalid", "shutting_down")
 """The `reason` label of llmtap_receiver_refused_items."""
 
 
@@ -89,8 +89,8 @@ class OTLPReceiver(Receiver):
             if batch.items:
                 try:
                     await consume(batch)
-                except BackpressureError:
-                    self.count_refused(signal, transport, batch.items, "queue_full")
+                except BackpressureError as exc:
+                    self.count_refused(signal, transport, batch.items, exc.reason)
                     raise
             response = signal.response_type()
         if rejection.count or rejection.reason:
