@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -196,8 +197,9 @@ static PyObject *any_value(Buf b) {
 typedef struct {
     const char *bytes;
     Py_ssize_t length;
-    PyObject *key; /* borrowed from the caller's dict */
+    PyObject *key; /* borrowed from the caller's dict or tuple */
     int copy;
+    int role;      /* scan_calls: the key's place in its `roles`; -1 for a key only copied */
 } Wanted;
 
 typedef struct {
@@ -227,7 +229,7 @@ static int build_table(KeyTable *t, PyObject *keys) {
         if (s == NULL) return -1;
         uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
         while (t->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
-        t->slots[i] = (Wanted){s, n, key, PyObject_IsTrue(copy) == 1};
+        t->slots[i] = (Wanted){s, n, key, PyObject_IsTrue(copy) == 1, -1};
     }
     return 0;
 }
@@ -901,6 +903,23 @@ static int any_value_bytes(PyObject *v, Out *value) {
 
 static Buf out_buf(const Out *o) { return (Buf){o->data, o->data + o->length}; }
 
+/* One attribute, `key` (str) and `v`, as a KeyValue framed as field `tag` onto `o`; `value` and `kv` are
+ * scratch. -1 with an exception set on failure. */
+static int out_attribute(Out *o, uint8_t tag, PyObject *key, PyObject *v, Out *value, Out *kv) {
+    Py_ssize_t key_length;
+    const char *name;
+    if (!PyUnicode_Check(key) || (name = PyUnicode_AsUTF8AndSize(key, &key_length)) == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "encode_attributes: keys are str");
+        return -1;
+    }
+    value->length = kv->length = 0;
+    Buf key_bytes = {(const uint8_t *)name, (const uint8_t *)name + key_length};
+    return (any_value_bytes(v, value) < 0 || out_field(kv, 0x0a, key_bytes) < 0 || /* KeyValue.key = 1 */
+            out_field(kv, 0x12, out_buf(value)) < 0 || out_field(o, tag, out_buf(kv)) < 0) /* value = 2 */
+               ? -1
+               : 0;
+}
+
 static PyObject *encode_attributes(PyObject *self, PyObject *args) {
     PyObject *mapping, *key, *v, *result = NULL;
     int tag;
@@ -908,18 +927,7 @@ static PyObject *encode_attributes(PyObject *self, PyObject *args) {
     Out o = {0}, value = {0}, kv = {0};
     if (!PyArg_ParseTuple(args, "O!i", &PyDict_Type, &mapping, &tag)) return NULL;
     while (PyDict_Next(mapping, &at, &key, &v)) {
-        Py_ssize_t key_length;
-        const char *name;
-        if (v == Py_None) continue;
-        if (!PyUnicode_Check(key) || (name = PyUnicode_AsUTF8AndSize(key, &key_length)) == NULL) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "encode_attributes: keys are str");
-            goto done;
-        }
-        value.length = kv.length = 0;
-        Buf key_bytes = {(const uint8_t *)name, (const uint8_t *)name + key_length};
-        if (any_value_bytes(v, &value) < 0 || out_field(&kv, 0x0a, key_bytes) < 0 || /* KeyValue.key = 1 */
-            out_field(&kv, 0x12, out_buf(&value)) < 0 || out_field(&o, (uint8_t)tag, out_buf(&kv)) < 0) /* value = 2 */
-            goto done;
+        if (v != Py_None && out_attribute(&o, (uint8_t)tag, key, v, &value, &kv) < 0) goto done;
     }
     result = PyBytes_FromStringAndSize((const char *)o.data, (Py_ssize_t)o.length);
 done:
@@ -1240,15 +1248,8 @@ static int messages_item(Json *j, const JsonString *key, void *context) {
     return JSON_OK;
 }
 
-static PyObject *message_preview(PyObject *self, PyObject *args) {
-    PyObject *text;
-    Py_ssize_t limit;
-    int last_user;
-    if (!PyArg_ParseTuple(args, "Unp", &text, &limit, &last_user)) return NULL;
-    if (limit < 0) {
-        PyErr_SetString(PyExc_ValueError, "limit must not be negative");
-        return NULL;
-    }
+/* The preview of a JSON message list (see message_preview); None when `text` is not one JSON array. */
+static PyObject *preview(PyObject *text, Py_ssize_t limit, int last_user) {
     Json j = {0};
     int opened = json_open(text, &j);
     if (opened != 0) return opened < 0 ? NULL : Py_NewRef(Py_None);
@@ -1286,6 +1287,370 @@ static PyObject *message_preview(PyObject *self, PyObject *args) {
     return result;
 }
 
+static PyObject *message_preview(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t limit;
+    int last_user;
+    if (!PyArg_ParseTuple(args, "Unp", &text, &limit, &last_user)) return NULL;
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "limit must not be negative");
+        return NULL;
+    }
+    return preview(text, limit, last_user);
+}
+
+/* ---- usage_counts and scan_calls: what the genai_metrics connector takes of each GenAI span ------------- */
+
+/* A token count above this is taken as this: far above any call's, and sums of a few stay exact in a double. */
+#define MAX_COUNT (1LL << 50)
+
+/* A token count as an attribute value gives it: an int, a float truncated, a numeric string; 0 for anything
+ * else (booleans, negatives, infinities, NaN). -1 with an exception set on failure. */
+static long long token_count(PyObject *v) {
+    double d;
+    if (v == NULL || v == Py_None || PyBool_Check(v)) return 0;
+    if (PyLong_Check(v)) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        if (overflow) return overflow > 0 ? MAX_COUNT : 0;
+        return n < 0 ? 0 : n > MAX_COUNT ? MAX_COUNT : n;
+    }
+    if (PyFloat_Check(v)) {
+        d = PyFloat_AS_DOUBLE(v);
+    } else if (PyUnicode_Check(v)) {
+        PyObject *number = PyFloat_FromString(v);
+        if (number == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) return -1;
+            PyErr_Clear();
+            return 0;
+        }
+        d = PyFloat_AS_DOUBLE(number);
+        Py_DECREF(number);
+    } else {
+        return 0;
+    }
+    if (!(d >= 1) || isinf(d)) return 0; /* NaN too */
+    return d >= (double)MAX_COUNT ? MAX_COUNT : (long long)d;
+}
+
+/* Token counts made inclusive as the semantic conventions count them: input includes cache reads and writes
+ * (a sender reporting Anthropic's uncached `input_tokens` gives fewer), output includes reasoning. */
+static PyObject *counted_usage(PyObject *const values[5]) {
+    long long n[5];
+    for (int i = 0; i < 5; i++)
+        if ((n[i] = token_count(values[i])) < 0) return NULL;
+    if (n[2] + n[3] > n[0]) n[0] += n[2] + n[3];
+    if (n[4] > n[1]) n[1] = n[4];
+    return Py_BuildValue("(LLLLL)", n[0], n[1], n[2], n[3], n[4]);
+}
+
+static PyObject *usage_counts(PyObject *self, PyObject *args) {
+    PyObject *values[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &values[0], &values[1], &values[2], &values[3], &values[4])) return NULL;
+    return counted_usage(values);
+}
+
+/* The keys scan_calls reads, by their place in its `roles` argument. */
+enum {
+    R_OPERATION, R_PROVIDER, R_REQUEST_MODEL, R_RESPONSE_MODEL, R_ERROR_TYPE, R_USER, R_TENANT,
+    R_TTFT, R_COST_INPUT, R_COST_OUTPUT, R_COST_CACHE_READ, R_COST_CACHE_WRITE, R_COST_REASONING, R_CACHE_SAVINGS,
+    R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS, R_REASONING_TOKENS,
+    R_SESSION, R_CONVERSATION, R_INPUT_MESSAGES, R_OUTPUT_MESSAGES, ROLES
+};
+/* The names of what a record adds, by their place in scan_calls' `added` argument. */
+enum { A_DURATION, A_STATUS, A_INPUT_PREVIEW, A_OUTPUT_PREVIEW, ADDED };
+/* The role whose value goes in each measure after the duration (see connector.Measures). */
+static const int MEASURE_ROLES[] = {R_TTFT, R_COST_INPUT, R_COST_OUTPUT, R_COST_CACHE_READ, R_COST_CACHE_WRITE,
+                                    R_COST_REASONING, R_CACHE_SAVINGS};
+
+static int build_roles(KeyTable *t, PyObject *roles, PyObject *copied) {
+    memset(t, 0, sizeof *t);
+    if (PyTuple_GET_SIZE(roles) != ROLES || PyTuple_GET_SIZE(roles) + PyTuple_GET_SIZE(copied) > SLOTS / 2) {
+        PyErr_SetString(PyExc_ValueError, "scan_calls: wrong number of keys");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        PyObject *keys = pass == 0 ? roles : copied;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+            PyObject *key = PyTuple_GET_ITEM(keys, k);
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(key, &n);
+            if (s == NULL) return -1;
+            uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
+            while (t->slots[i].bytes != NULL && !(t->slots[i].length == n && memcmp(t->slots[i].bytes, s, n) == 0))
+                i = (i + 1) % SLOTS;
+            if (t->slots[i].bytes == NULL) t->slots[i] = (Wanted){s, n, key, 0, -1};
+            if (pass == 0) t->slots[i].role = (int)k;
+            else t->slots[i].copy = 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    KeyTable *table;
+    PyObject *roles, *added, *event, *as_text, *calls;
+    uint8_t copy_tag;
+    Py_ssize_t limit; /* preview characters; -1: no records */
+    uint64_t now_ns;
+    Out copied, record, value, kv;
+} Calls;
+
+/* The value of a role's key (None when absent or unset), a new reference. */
+static PyObject *role_value(const Buf *values, int role) {
+    return values[role].p != NULL ? any_value(values[role]) : Py_NewRef(Py_None);
+}
+
+/* `as_text(v)` of the connector's Python side, but for strings, taken as they are. */
+static PyObject *text_of(Calls *c, PyObject *v) {
+    return PyUnicode_CheckExact(v) ? Py_NewRef(v) : PyObject_CallOneArg(c->as_text, v);
+}
+
+/* A message list's preview (connector.input_preview / output_preview); NULL with an exception set. */
+static PyObject *preview_of(Calls *c, const Buf *values, int role, int last_user) {
+    PyObject *v = role_value(values, role), *text;
+    if (v == NULL) return NULL;
+    if (!PyUnicode_Check(v)) {
+        Py_DECREF(v);
+        return PyUnicode_FromStringAndSize("", 0);
+    }
+    text = preview(v, c->limit, last_user);
+    if (text == Py_None) {
+        Py_DECREF(text);
+        text = PyUnicode_Substring(v, 0, c->limit);
+    }
+    Py_DECREF(v);
+    return text;
+}
+
+/* Adds attribute `key` = `v` to the record unless `v` is NULL (an error: returns -1), None or an empty string;
+ * steals the reference to `v`. */
+static int record_adds(Calls *c, PyObject *key, PyObject *v) {
+    if (v == NULL) return -1;
+    int r = v == Py_None || (PyUnicode_Check(v) && PyUnicode_GET_LENGTH(v) == 0)
+                ? 0
+                : out_attribute(&c->record, c->copy_tag, key, v, &c->value, &c->kv);
+    Py_DECREF(v);
+    return r;
+}
+
+static const uint8_t SEVERITY_INFO[] = {0x10, 0x09, 0x1a, 0x04, 'I', 'N', 'F', 'O'};           /* 9, "INFO" */
+static const uint8_t SEVERITY_ERROR[] = {0x10, 0x11, 0x1a, 0x05, 'E', 'R', 'R', 'O', 'R'};    /* 17, "ERROR" */
+
+/* The llmtap.llm_call LogRecord of a span, framed as a ScopeLogs' log_records field: its start time, the time
+ * now, ids and flags, severity, event name, the KeyValues copied from the span, then what the record adds. */
+static PyObject *call_record(Calls *c, const Buf *values, Buf trace_id, Buf span_id, uint64_t flags, uint64_t start,
+                             uint64_t status, double seconds, PyObject *usage, PyObject *error_type) {
+    Out *o = &c->record;
+    uint8_t fixed[9];
+    o->length = 0;
+    fixed[0] = 0x09; /* time_unix_nano = 1, fixed64 */
+    for (int i = 0; i < 8; i++) fixed[1 + i] = (uint8_t)(start >> (8 * i));
+    if (out_append(o, fixed, 9) < 0) return NULL;
+    fixed[0] = 0x59; /* observed_time_unix_nano = 11 */
+    for (int i = 0; i < 8; i++) fixed[1 + i] = (uint8_t)(c->now_ns >> (8 * i));
+    if (out_append(o, fixed, 9) < 0 || out_field(o, 0x4a, trace_id) < 0 || out_field(o, 0x52, span_id) < 0)
+        return NULL; /* trace_id = 9, span_id = 10 */
+    fixed[0] = 0x45; /* flags = 8, fixed32 */
+    for (int i = 0; i < 4; i++) fixed[1 + i] = (uint8_t)((flags & 0xff) >> (8 * i));
+    int error = PyUnicode_GET_LENGTH(error_type) > 0;
+    Py_ssize_t event_length;
+    const char *event = PyUnicode_AsUTF8AndSize(c->event, &event_length);
+    if (event == NULL || out_append(o, fixed, 5) < 0 ||
+        (error ? out_append(o, SEVERITY_ERROR, sizeof SEVERITY_ERROR) : out_append(o, SEVERITY_INFO, sizeof SEVERITY_INFO)) < 0 ||
+        out_field(o, 0x62, (Buf){(const uint8_t *)event, (const uint8_t *)event + event_length}) < 0 || /* event_name = 12 */
+        out_append(o, c->copied.data, c->copied.length) < 0)
+        return NULL;
+    const char *status_text = status == 1 ? "OK" : status == 2 ? "ERROR" : "UNSET";
+    PyObject *added = c->added, *roles = c->roles;
+    if (record_adds(c, PyTuple_GET_ITEM(added, A_DURATION), PyFloat_FromDouble(seconds)) < 0 ||
+        record_adds(c, PyTuple_GET_ITEM(added, A_STATUS), PyUnicode_FromString(status_text)) < 0)
+        return NULL;
+    if (usage != Py_None) {
+        static const int TOKEN_ROLES[] = {R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS,
+                                          R_REASONING_TOKENS};
+        for (int i = 0; i < 5; i++) {
+            PyObject *n = PyTuple_GET_ITEM(usage, i); /* cache and reasoning counts only when there are some */
+            if (i >= 2 && PyLong_AsLongLong(n) == 0) continue;
+            if (record_adds(c, PyTuple_GET_ITEM(roles, TOKEN_ROLES[i]), Py_NewRef(n)) < 0) return NULL;
+        }
+    }
+    if (error && values[R_ERROR_TYPE].p == NULL &&
+        record_adds(c, PyTuple_GET_ITEM(roles, R_ERROR_TYPE), Py_NewRef(error_type)) < 0)
+        return NULL;
+    if (values[R_SESSION].p == NULL && values[R_CONVERSATION].p != NULL) {
+        PyObject *conversation = role_value(values, R_CONVERSATION);
+        if (conversation == NULL) return NULL;
+        PyObject *session = text_of(c, conversation);
+        Py_DECREF(conversation);
+        if (record_adds(c, PyTuple_GET_ITEM(roles, R_SESSION), session) < 0) return NULL;
+    }
+    if (values[R_INPUT_MESSAGES].p != NULL &&
+        record_adds(c, PyTuple_GET_ITEM(added, A_INPUT_PREVIEW), preview_of(c, values, R_INPUT_MESSAGES, 1)) < 0)
+        return NULL;
+    if (values[R_OUTPUT_MESSAGES].p != NULL &&
+        record_adds(c, PyTuple_GET_ITEM(added, A_OUTPUT_PREVIEW), preview_of(c, values, R_OUTPUT_MESSAGES, 0)) < 0)
+        return NULL;
+    /* framed as ScopeLogs.log_records (2), as the request takes it */
+    PyObject *framed = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(1 + varint_length(o->length) + o->length));
+    if (framed == NULL) return NULL;
+    uint8_t *at = (uint8_t *)PyBytes_AS_STRING(framed);
+    *at++ = 0x12;
+    at = put_varint(at, o->length);
+    memcpy(at, o->data, o->length);
+    return framed;
+}
+
+/* One GenAI span's call (see scan_calls), or None for a span that is not one; NULL with an exception set. */
+static PyObject *read_call(Calls *c, Buf b, Py_ssize_t resource_index) {
+    Field f;
+    int r;
+    Buf trace_id = {0}, span_id = {0}, values[ROLES];
+    uint64_t flags = 0, start = 0, end = 0, status = 0;
+    PyObject *items[10] = {NULL}, *measures[9] = {NULL}, *usage_values[5] = {NULL}, *result = NULL;
+    memset(values, 0, sizeof values);
+    c->copied.length = 0;
+    while ((r = next_field(&b, &f)) == 0) {
+        switch (f.number) {
+        case 1: if (f.wire_type == 2) trace_id = f.bytes; break;
+        case 2: if (f.wire_type == 2) span_id = f.bytes; break;
+        case 7: if (f.wire_type == 1) start = f.scalar; break;
+        case 8: if (f.wire_type == 1) end = f.scalar; break;
+        case 16: if (f.wire_type == 5) flags = f.scalar; break;
+        case 15: { /* Status { string message = 2; StatusCode code = 3; } */
+            Buf s = f.bytes;
+            Field g;
+            int q;
+            if (f.wire_type != 2) break;
+            while ((q = next_field(&s, &g)) == 0)
+                if (g.number == 3 && g.wire_type == 0) status = g.scalar;
+            if (q < 0) return malformed();
+            break;
+        }
+        case 9: { /* attributes: KeyValue */
+            Buf key, value;
+            if (f.wire_type != 2) break;
+            if (key_value(f.bytes, &key, &value) < 0) return malformed();
+            if (key.p == NULL) break;
+            const Wanted *w = lookup(c->table, key);
+            if (w == NULL) break;
+            if (w->role >= 0) values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end}; /* present */
+            if (w->copy && out_field(&c->copied, c->copy_tag, f.bytes) < 0) return NULL;
+            break;
+        }
+        }
+    }
+    if (r < 0) return malformed();
+    if (values[R_OPERATION].p == NULL) return Py_NewRef(Py_None);
+    /* values[role] is an empty Buf for a key present with no value: any_value of no bytes is None */
+    PyObject *operation = any_value(values[R_OPERATION]);
+    if (operation == NULL) return NULL;
+    int is_call = PyObject_IsTrue(operation);
+    if (is_call <= 0) {
+        Py_DECREF(operation);
+        return is_call < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    items[0] = PyLong_FromSsize_t(resource_index);
+    items[1] = role_value(values, R_PROVIDER);
+    items[2] = operation;
+    items[3] = role_value(values, R_REQUEST_MODEL);
+    items[4] = role_value(values, R_RESPONSE_MODEL);
+    PyObject *error = role_value(values, R_ERROR_TYPE);
+    if (error != NULL) {
+        items[5] = error == Py_None ? PyUnicode_FromStringAndSize("", 0) : text_of(c, error);
+        Py_DECREF(error);
+    }
+    if (items[5] != NULL && !PyUnicode_Check(items[5])) {
+        PyErr_SetString(PyExc_TypeError, "scan_calls: as_text must return str");
+        Py_CLEAR(items[5]);
+    }
+    if (items[5] != NULL && PyUnicode_GET_LENGTH(items[5]) == 0 && status == 2)
+        Py_SETREF(items[5], PyUnicode_FromString("_OTHER")); /* an error status with no error.type */
+    items[6] = role_value(values, R_USER);
+    items[7] = role_value(values, R_TENANT);
+    for (int i = 0; i < 8; i++)
+        if (items[i] == NULL) goto done;
+    double seconds = end > start ? (double)(end - start) / 1e9 : 0.0;
+    measures[0] = PyFloat_FromDouble(seconds);
+    if (values[R_INPUT_TOKENS].p == NULL && values[R_OUTPUT_TOKENS].p == NULL) {
+        measures[2] = Py_NewRef(Py_None);
+    } else {
+        static const int TOKEN_ROLES[] = {R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS,
+                                          R_REASONING_TOKENS};
+        for (int i = 0; i < 5; i++)
+            if ((usage_values[i] = role_value(values, TOKEN_ROLES[i])) == NULL) goto done;
+        measures[2] = counted_usage(usage_values);
+    }
+    measures[1] = role_value(values, MEASURE_ROLES[0]);
+    for (int i = 1; i < 7; i++) measures[2 + i] = role_value(values, MEASURE_ROLES[i]);
+    for (int i = 0; i < 9; i++)
+        if (measures[i] == NULL) goto done;
+    items[8] = PyTuple_New(9);
+    if (items[8] == NULL) goto done;
+    for (int i = 0; i < 9; i++) {
+        PyTuple_SET_ITEM(items[8], i, measures[i]);
+        measures[i] = NULL;
+    }
+    items[9] = c->limit < 0 ? Py_NewRef(Py_None)
+                            : call_record(c, values, trace_id, span_id, flags, start, status, seconds,
+                                          PyTuple_GET_ITEM(items[8], 2), items[5]);
+    if (items[9] == NULL) goto done;
+    result = PyTuple_New(10);
+    if (result == NULL) goto done;
+    for (int i = 0; i < 10; i++) {
+        PyTuple_SET_ITEM(result, i, items[i]);
+        items[i] = NULL;
+    }
+done:
+    for (int i = 0; i < 10; i++) Py_XDECREF(items[i]);
+    for (int i = 0; i < 9; i++) Py_XDECREF(measures[i]);
+    for (int i = 0; i < 5; i++) Py_XDECREF(usage_values[i]);
+    return result;
+}
+
+static int add_call(Buf span, const Py_ssize_t where[3], void *context) {
+    Calls *c = context;
+    PyObject *call = read_call(c, span, where[0]);
+    if (call == NULL) return -1;
+    int failed = call != Py_None && PyList_Append(c->calls, call) < 0;
+    Py_DECREF(call);
+    return failed ? -1 : 0;
+}
+
+static PyObject *scan_calls(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *roles, *copied, *added, *event, *as_text;
+    int copy_tag;
+    Py_ssize_t limit;
+    unsigned long long now_ns;
+    if (!PyArg_ParseTuple(args, "y*O!O!O!UiKnO", &data, &PyTuple_Type, &roles, &PyTuple_Type, &copied, &PyTuple_Type,
+                          &added, &event, &copy_tag, &now_ns, &limit, &as_text))
+        return NULL;
+    Calls c = {NULL, roles, added, event, as_text, NULL, (uint8_t)copy_tag, limit, now_ns, {0}, {0}, {0}, {0}};
+    if (PyTuple_GET_SIZE(added) != ADDED) {
+        PyErr_SetString(PyExc_ValueError, "scan_calls: wrong number of added names");
+        goto done;
+    }
+    c.table = PyMem_Malloc(sizeof *c.table);
+    if (c.table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (build_roles(c.table, roles, copied) < 0) goto done;
+    c.calls = PyList_New(0);
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    if (c.calls != NULL && each_item(request, add_call, &c) < 0) Py_CLEAR(c.calls);
+done:
+    PyMem_Free(c.copied.data);
+    PyMem_Free(c.record.data);
+    PyMem_Free(c.value.data);
+    PyMem_Free(c.kv.data);
+    PyMem_Free(c.table);
+    PyBuffer_Release(&data);
+    return c.calls;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS,
      "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
@@ -1311,6 +1676,17 @@ static PyMethodDef methods[] = {
      "JSON message list (each message's `content` string, else its first text part): the first message's "
      "with text, or with `last_user` the last user message's if there is one. None when `text` is not one "
      "JSON array."},
+    {"usage_counts", usage_counts, METH_VARARGS,
+     "usage_counts(input, output, cache_read, cache_write, reasoning) -> (int, int, int, int, int): token counts "
+     "from attribute values (ints, floats truncated, numeric strings; anything else 0), made inclusive: input "
+     "at least cache read + cache write, output at least reasoning."},
+    {"scan_calls", scan_calls, METH_VARARGS,
+     "scan_calls(data, roles, copied, added, event, copy_tag, now_ns, limit, as_text) -> [call]: per span of an "
+     "ExportTraceServiceRequest with a true gen_ai.operation.name, (resource_index, provider, operation, "
+     "request_model, response_model, error_type, user, tenant, measures, record): the values of the keys in "
+     "`roles` (the connector's _ROLES order), measures (duration s, ttft, usage_counts or None, cost parts, "
+     "cache savings) and its llmtap.llm_call LogRecord (None when limit < 0) framed as ScopeLogs.log_records, "
+     "with the KeyValues of `copied` framed as `copy_tag` and the record's own attributes named by `added`."},
     {"json_leaves", json_leaves, METH_O,
      "json_leaves(text) -> (joined, bounds) | None: the string values of a JSON document (an object or an "
      "array; keys are not values), decoded and each followed by scanner._LEAF_SEPARATOR, and per value four "

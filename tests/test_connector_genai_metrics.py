@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
+from collections import Counter
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from llmtap import semconv
-from llmtap.collector.attributes import value_of
+from llmtap.collector import wire
+from llmtap.collector.attributes import as_text, set_value, value_of
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
 from llmtap.processors.genai_metrics import connector as connector_module
@@ -284,3 +289,109 @@ def test_the_summing_outside_derive_is_counted_as_the_connectors_cpu(tmp_path: A
         await connector.shutdown()
 
     asyncio.run(run())
+
+
+# -- the records and counts made in C (wire.scan_calls), against the protobuf runtime and the rules --------
+
+_MESSAGES = st.sampled_from([
+    '[{"role":"user","parts":[{"type":"text","content":"hi \\u00e9 \\ud83d\\ude00"}]}]',
+    '[{"role":"system","content":"be brief"},{"role":"user","content":"' + "x" * 300 + '"}]',
+    '[{"role":"assistant","parts":[{"type":"tool_call","id":"1"}]}]', "[]", '{"role":"user"}', "not json", ""])
+_VALUES = st.one_of(
+    st.none(), st.text(max_size=8), st.sampled_from(["42", " 7 ", "1e3", "inf", "-inf", "nan", "12abc", "chat"]),
+    st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.lists(st.text(max_size=3), max_size=2),
+    _MESSAGES)
+_KEYS = st.sampled_from([*connector_module._ROLES, *connector_module._COPIED, "http.route"])
+
+
+def _count(value: Any) -> int:
+    """A token count as the rules read it: ints, floats truncated, numeric strings; anything else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0
+    number: int | float = value if not isinstance(value, str) else 0.0
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return 0
+    if isinstance(number, float):
+        number = int(number) if math.isfinite(number) and number >= 1 else 0
+    return min(max(number, 0), 2**50)
+
+
+def _expected_record(span: Any, limit: int) -> dict[str, Any] | None:
+    """What the record of `span` holds, read through the protobuf runtime; None if it is no GenAI span."""
+    found = {kv_.key: value_of(kv_.value) for kv_ in span.attributes}
+    if not found.get("gen_ai.operation.name"):
+        return None
+    copied = {k: v for k, v in found.items() if k in connector_module._COPIED}  # as they are, unset too
+    attrs: dict[str, Any] = {}
+    error = found.get("error.type")
+    error_type = "" if error is None else as_text(error)
+    if not error_type and span.status.code == Status.STATUS_CODE_ERROR:
+        error_type = "_OTHER"
+    attrs[semconv.LLMTAP_CALL_DURATION] = max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
+    attrs["otel.status_code"] = {1: "OK", 2: "ERROR"}.get(span.status.code, "UNSET")
+    if "gen_ai.usage.input_tokens" in found or "gen_ai.usage.output_tokens" in found:
+        keys = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+                "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens")
+        n = [_count(found.get(k)) for k in keys]
+        n[0] = n[0] + n[2] + n[3] if n[2] + n[3] > n[0] else n[0]
+        n[1] = max(n[1], n[4])
+        attrs.update((k, c) for i, (k, c) in enumerate(zip(keys, n, strict=True)) if c or i < 2)
+    if error_type and "error.type" not in found:
+        attrs["error.type"] = error_type
+    if "session.id" not in found and "gen_ai.conversation.id" in found:
+        attrs["session.id"] = as_text(found["gen_ai.conversation.id"])
+    for key, name, last_user in (("gen_ai.input.messages", semconv.LLMTAP_PREVIEW_INPUT, True),
+                                 ("gen_ai.output.messages", semconv.LLMTAP_PREVIEW_OUTPUT, False)):
+        value = found.get(key)
+        if key in found:
+            text = wire.message_preview(value, limit, last_user) if isinstance(value, str) else ""
+            attrs[name] = value[:limit] if text is None and isinstance(value, str) else text
+    return {"attributes": {**copied, **{k: v for k, v in attrs.items() if v != ""}}, "error": bool(error_type)}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(st.tuples(_KEYS, _VALUES), max_size=12), st.sampled_from([0, 1, 2]),
+                          st.sampled_from([16, 0, 5]), st.integers(-2, 10**12)), min_size=1, max_size=6),
+       st.sampled_from([200, 7, 0]))
+def test_records_and_token_counts_are_what_the_span_says(spans: list[Any], limit: int) -> None:
+    request = _request()
+    ss = request.resource_spans[0].scope_spans[0]
+    for attrs, status, id_length, nanos in spans:
+        span = ss.spans.add(trace_id=os.urandom(id_length), span_id=os.urandom(8), flags=0x301,
+                            start_time_unix_nano=START, end_time_unix_nano=START + nanos)
+        span.status.code = status
+        for key, value in attrs:
+            kv_ = span.attributes.add(key=key)
+            if value is not None:
+                set_value(kv_.value, value)
+    connector = GenAIMetricsConnector("g", GenAIMetricsConfig(preview_chars=limit))
+    derived = connector.derive(Batch(Signal.TRACES, request))
+    expected = [e for e in (_expected_record(s, limit) for s in ss.spans) if e is not None]
+    records = _records(derived.batches) if expected else []
+    def comparable(attrs: dict[str, Any]) -> list[tuple[str, str]]:  # NaN equals NaN here
+        return sorted((k, repr(v)) for k, v in attrs.items())
+
+    assert [comparable({kv_.key: value_of(kv_.value) for kv_ in r.attributes}) for r in records] == [
+        comparable(e["attributes"]) for e in expected]
+    calls = [s for s in ss.spans if _expected_record(s, limit) is not None]
+    assert [(r.trace_id, r.span_id, r.flags, r.time_unix_nano, r.severity_text, r.event_name) for r in records] == [
+        (s.trace_id, s.span_id, 0x01, START, "ERROR" if e["error"] else "INFO", semconv.LLMTAP_LLM_CALL_EVENT)
+        for s, e in zip(calls, expected, strict=True)]
+    if derived.commit is not None:
+        derived.commit()
+    flushed = connector.flush()
+    tokens = Counter[str]()
+    if flushed is not None:
+        for labels, p in _points([flushed], semconv.LLMTAP_TOKENS):
+            tokens[labels["gen_ai.token.type"]] += p.as_int
+    want = Counter[str]()
+    for e in expected:
+        for kind, key in (("input", "gen_ai.usage.input_tokens"), ("output", "gen_ai.usage.output_tokens"),
+                          ("cache_read", "gen_ai.usage.cache_read.input_tokens"),
+                          ("cache_write", "gen_ai.usage.cache_creation.input_tokens"),
+                          ("reasoning", "gen_ai.usage.reasoning.output_tokens")):
+            want[kind] += e["attributes"].get(key, 0)
+    assert +tokens == +want

@@ -295,3 +295,13 @@ def test_prices_are_remembered_per_day_unless_they_change_within_one() -> None:
     assert at(10, "openai", "gpt-4o") == at(17, "openai", "gpt-4o")
     assert at(10, "openai", "no-such-model") is None
     assert set(book._days) == {("openai", ("gpt-4o",), 20240), ("openai", ("no-such-model",), 20240)}
+
+
+def test_token_counts_sent_as_text_or_floats_count_and_garbage_counts_nothing() -> None:
+    # Some senders stringify numbers; a count of "inf" or NaN once failed the whole request (int(inf) raises).
+    text, garbage = priced({**genai("openai", "gpt-4o", 0, 0), "gen_ai.usage.input_tokens": "1000",
+                            "gen_ai.usage.output_tokens": 500.9},
+                           {**genai("openai", "gpt-4o", 0, 0), "gen_ai.usage.input_tokens": "inf",
+                            "gen_ai.usage.output_tokens": float("nan")})
+    assert text[semconv.LLMTAP_COST_USD] == pytest.approx(1000 * 2.5e-6 + 500 * 10e-6)
+    assert garbage[semconv.LLMTAP_COST_USD] == 0.0 and garbage[semconv.LLMTAP_COST_SOURCE] == "genai-prices"

@@ -341,3 +341,18 @@ def test_message_preview_on_the_bench_content() -> None:
                 text = kv.value.string_value
                 preview = wire.message_preview(text, 200, True)
                 assert preview and preview == _preview_by_json(text, 200, True)
+
+
+@pytest.mark.parametrize(("values", "counts"), [
+    ((100, 20, 0, 0, 0), (100, 20, 0, 0, 0)),
+    ((100, 20, 30, 40, 5), (100, 20, 30, 40, 5)),
+    ((25, 400, 1000, 100, 0), (1125, 400, 1000, 100, 0)),  # uncached input beside cache counts: made inclusive
+    ((10, 3, 0, 0, 8), (10, 8, 0, 0, 8)),  # output includes reasoning
+    (("100", " 20 ", "1e3", "3.9", None), (1103, 20, 1000, 3, 0)),
+    ((99.9, -5, True, [1, 2], b"7"), (99, 0, 0, 0, 0)),
+    ((float("inf"), float("nan"), "inf", "-inf", "nan"), (0, 0, 0, 0, 0)),
+    (("12abc", "", 0.5, -0.5, {"a": 1}), (0, 0, 0, 0, 0)),
+    ((2**80, 1e30, 0, 0, 0), (2**50, 2**50, 0, 0, 0)),  # absurd counts are capped, sums stay exact
+])
+def test_usage_counts(values: tuple[Any, ...], counts: tuple[int, ...]) -> None:
+    assert wire.usage_counts(*values) == counts

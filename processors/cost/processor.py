@@ -28,36 +28,17 @@ _KEYS = dict.fromkeys(_READ | _OURS, False)
 """What `wire.scan_spans` reads of each span."""
 
 
-def _count(value: Any) -> int:
-    if type(value) is int:  # the usual case, first (bool is not int here)
-        return value if value > 0 else 0
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int | float):
-        return max(int(value), 0)
-    if isinstance(value, str):
-        try:
-            return max(int(float(value)), 0)
-        except ValueError:
-            return 0
-    return 0
-
-
 def usage_of(found: dict[str, Any]) -> Usage | None:
     """The span's token counts, or None when it reports none. Counts that cannot be inclusive (cache tokens
-    above the input count: a sender that reports Anthropic's uncached `input_tokens`) are made inclusive."""
+    above the input count: a sender that reports Anthropic's uncached `input_tokens`) are made inclusive
+    (`wire.usage_counts`, the same rule the genai_metrics connector counts with)."""
     if gen_ai.GEN_AI_USAGE_INPUT_TOKENS not in found and gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS not in found:
         return None
     get = found.get
-    input_tokens = _count(get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS))
-    output_tokens = _count(get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS))
-    cache_read = _count(get(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
-    cache_write = _count(get(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS))
-    reasoning = _count(get(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
-    if cache_read + cache_write > input_tokens:
-        input_tokens += cache_read + cache_write
-    output_tokens = max(output_tokens, reasoning)
-    return Usage(input_tokens, output_tokens, cache_read, cache_write, reasoning)
+    return Usage(*wire.usage_counts(
+        get(gen_ai.GEN_AI_USAGE_INPUT_TOKENS), get(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS),
+        get(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS), get(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        get(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)))
 
 
 class CostProcessor(Processor):

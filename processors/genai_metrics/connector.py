@@ -28,7 +28,6 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, ResourceMetrics
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
 from opentelemetry.semconv.attributes import error_attributes, service_attributes
@@ -39,8 +38,7 @@ from llmtap.collector.attributes import as_float, as_text
 from llmtap.collector.component import Connector, Derived, Host
 from llmtap.collector.signals import Batch, Signal
 from llmtap.processors.cost.prices import Usage
-from llmtap.processors.cost.processor import usage_of
-from llmtap.processors.genai_metrics.calls import input_preview, output_preview, record, request
+from llmtap.processors.genai_metrics.calls import request
 from llmtap.processors.genai_metrics.cardinality import TopValues
 from llmtap.processors.genai_metrics.config import GenAIMetricsConfig
 
@@ -49,27 +47,29 @@ log = logging.getLogger("llmtap.genai_metrics")
 SCOPE = "llmtap.genai_metrics"
 _DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 _RESOURCE_KEYS = frozenset({service_attributes.SERVICE_NAME, "service.namespace", "deployment.environment.name"})
-_READ = frozenset({
+_ROLES = (
     gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
-    gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
+    gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID, semconv.LLMTAP_TENANT_ID,
+    gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_OUTPUT_USD,
+    semconv.LLMTAP_COST_CACHE_READ_USD, semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_REASONING_USD,
+    semconv.LLMTAP_COST_CACHE_SAVINGS_USD, gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
     gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, gen_ai.GEN_AI_CONVERSATION_ID, gen_ai.GEN_AI_INPUT_MESSAGES,
-    gen_ai.GEN_AI_OUTPUT_MESSAGES, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
-    session_attributes.SESSION_ID, semconv.LLMTAP_TENANT_ID, semconv.LLMTAP_COST_USD,
-    semconv.LLMTAP_COST_INPUT_USD, semconv.LLMTAP_COST_OUTPUT_USD, semconv.LLMTAP_COST_CACHE_READ_USD,
-    semconv.LLMTAP_COST_CACHE_WRITE_USD, semconv.LLMTAP_COST_REASONING_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL,
-    semconv.LLMTAP_COST_CACHE_SAVINGS_USD, semconv.LLMTAP_PII_DETECTED,
-})
-_COPIED = frozenset({
+    gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, session_attributes.SESSION_ID, gen_ai.GEN_AI_CONVERSATION_ID,
+    gen_ai.GEN_AI_INPUT_MESSAGES, gen_ai.GEN_AI_OUTPUT_MESSAGES,
+)
+"""What `wire.scan_calls` reads of each span, in the order its C side names them (`R_OPERATION` ...)."""
+_COPIED = (
     gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
     gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, gen_ai.GEN_AI_RESPONSE_FINISH_REASONS,
     error_attributes.ERROR_TYPE, user_attributes.USER_ID, session_attributes.SESSION_ID, semconv.LLMTAP_TENANT_ID,
     semconv.LLMTAP_COST_USD, semconv.LLMTAP_COST_UNKNOWN_MODEL, semconv.LLMTAP_PII_DETECTED,
-})
+)
 """Attributes the `llmtap.llm_call` record takes from the span as they are."""
-_KEYS = {key: key in _COPIED for key in _READ}
-"""What `wire.scan_spans` reads of each span: the keys in `_READ`, copying those in `_COPIED`."""
+_ADDED = (semconv.LLMTAP_CALL_DURATION, "otel.status_code", semconv.LLMTAP_PREVIEW_INPUT,
+          semconv.LLMTAP_PREVIEW_OUTPUT)
+"""What the record adds besides token counts, `error.type` (from the span's status) and `session.id` (from
+`gen_ai.conversation.id`): the duration in seconds, the status, 200-character previews of the last user
+message and of the first output message."""
 _LABEL_KEYS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
                gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
                semconv.LLMTAP_TENANT_ID)
@@ -80,7 +80,6 @@ _PLAIN = frozenset({float, int, type(None)})
 """Value types a column of measures sums as it is (booleans are not numbers here)."""
 _FOLD_AT = 16_384
 """Pending spans summed into the series at once, flush or not: bounds the memory the measures take."""
-_STATUS: dict[int, str] = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
 
 class _Histogram:
@@ -105,9 +104,12 @@ class _Histogram:
         self.max = max(self.max, *values)
 
 
-Measures = tuple[float, Any, Usage | None, Any, Any, Any, Any, Any, Any]
+Counts = tuple[int, int, int, int, int]
+"""Token counts as `wire.usage_counts` gives them, in `Usage` order (input, output, cache read, cache write,
+reasoning)."""
+Measures = tuple[float, Any, Counts | None, Any, Any, Any, Any, Any, Any]
 """What a span adds to its series: duration in seconds, time to first token, token usage, the cost parts (in
-`_COST_KINDS` order) and the cache savings; all but the first two as the span's attributes hold them."""
+`_COST_KINDS` order) and the cache savings; all but the first and third as the span's attributes hold them."""
 
 
 def _numbers(values: tuple[Any, ...]) -> list[float]:
@@ -244,76 +246,34 @@ class GenAIMetricsConnector(Connector):
         """A series' labels from the label values of its spans."""
         return tuple((k, v) for k, v in zip(_LABEL_KEYS, map(as_text, values), strict=True) if v)
 
-    # -- per span ---------------------------------------------------------------------------------
-    def _call_extra(self, found: dict[str, Any], usage: Usage | None, seconds: float, status: str,
-                    error_type: str) -> dict[str, attributes.Value]:
-        """What the `llmtap.llm_call` record adds to the attributes copied from the span (None: not added)."""
-        get = found.get
-        limit = self.config.preview_chars
-        extra: dict[str, attributes.Value] = {semconv.LLMTAP_CALL_DURATION: seconds, "otel.status_code": status}
-        if usage is not None:
-            extra[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = usage.input
-            extra[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output
-            extra[gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read or None
-            extra[gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write or None
-            extra[gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning or None
-        if error_type and error_attributes.ERROR_TYPE not in found:
-            extra[error_attributes.ERROR_TYPE] = error_type
-        if session_attributes.SESSION_ID not in found and gen_ai.GEN_AI_CONVERSATION_ID in found:
-            extra[session_attributes.SESSION_ID] = as_text(found[gen_ai.GEN_AI_CONVERSATION_ID]) or None
-        messages = get(gen_ai.GEN_AI_INPUT_MESSAGES)
-        if messages is not None:
-            extra[semconv.LLMTAP_PREVIEW_INPUT] = input_preview(messages, limit) or None
-        messages = get(gen_ai.GEN_AI_OUTPUT_MESSAGES)
-        if messages is not None:
-            extra[semconv.LLMTAP_PREVIEW_OUTPUT] = output_preview(messages, limit) or None
-        return extra
-
     # -- per request ------------------------------------------------------------------------------
     def derive(self, batch: Batch) -> Derived:
-        now_ns = time.time_ns()
         groups: dict[RawKey, list[Measures]] = {}
         records: dict[int, list[bytes]] = {}
         data = batch.data()
         resources: list[tuple[bytes, str]] = []
         resource_keys: dict[int, tuple[tuple[str, str], ...]] = {}
-        spans = 0
         users, tenants = self.users, self.tenants  # user and tenant labels are capped: the N most frequent
         for cap in (users, tenants):
             if cap is not None:
                 cap.roll()
-        for row in wire.scan_spans(data, _KEYS, wire.LOG_RECORD_ATTRIBUTES):
-            found = row.found
-            get = found.get
-            operation = get(gen_ai.GEN_AI_OPERATION_NAME)
-            if not operation:
-                continue
-            if not resources:
-                resources = wire.scan_resources(data)
-            resource_key = resource_keys.get(row.resource_index)
+        limit = self.config.preview_chars if self.config.calls else -1
+        calls = wire.scan_calls(data, _ROLES, _COPIED, _ADDED, semconv.LLMTAP_LLM_CALL_EVENT,
+                                wire.LOG_RECORD_ATTRIBUTES, time.time_ns(), limit, as_text)
+        for index, provider, operation, request_model, response_model, error_type, user, tenant, measures, call \
+                in calls:
+            resource_key = resource_keys.get(index)
             if resource_key is None:
-                resource = Resource.FromString(resources[row.resource_index][0])
+                if not resources:
+                    resources = wire.scan_resources(data)
+                resource = Resource.FromString(resources[index][0])
                 res = attributes.pick(resource.attributes, _RESOURCE_KEYS)
                 res.setdefault(service_attributes.SERVICE_NAME, "unknown_service")
-                resource_key = tuple(sorted((k, as_text(v)) for k, v in res.items()))
-                resource_keys[row.resource_index] = resource_key
-            error = get(error_attributes.ERROR_TYPE)
-            error_type = "" if error is None else error if type(error) is str else as_text(error)
-            if not error_type and row.status_code == Status.STATUS_CODE_ERROR:
-                error_type = "_OTHER"
-            seconds = max(row.end_time_unix_nano - row.start_time_unix_nano, 0) / 1e9
-            usage = usage_of(found)
-            user, tenant = get(user_attributes.USER_ID), get(semconv.LLMTAP_TENANT_ID)
+                resource_key = resource_keys[index] = tuple(sorted((k, as_text(v)) for k, v in res.items()))
             user = "" if users is None or user is None else users.label(user if type(user) is str else as_text(user))
             tenant = ("" if tenants is None or tenant is None else
                       tenants.label(tenant if type(tenant) is str else as_text(tenant)))
-            key: RawKey = (resource_key, get(gen_ai.GEN_AI_PROVIDER_NAME), operation, get(gen_ai.GEN_AI_REQUEST_MODEL),
-                           get(gen_ai.GEN_AI_RESPONSE_MODEL), error_type, user, tenant)
-            measures: Measures = (
-                seconds, get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), usage, get(semconv.LLMTAP_COST_INPUT_USD),
-                get(semconv.LLMTAP_COST_OUTPUT_USD), get(semconv.LLMTAP_COST_CACHE_READ_USD),
-                get(semconv.LLMTAP_COST_CACHE_WRITE_USD), get(semconv.LLMTAP_COST_REASONING_USD),
-                get(semconv.LLMTAP_COST_CACHE_SAVINGS_USD))
+            key: RawKey = (resource_key, provider, operation, request_model, response_model, error_type, user, tenant)
             try:
                 group = groups.get(key)
             except TypeError:  # an array or map value: labelled by its JSON text
@@ -323,14 +283,12 @@ class GenAIMetricsConnector(Connector):
                 groups[key] = [measures]
             else:
                 group.append(measures)
-            spans += 1
-            if self.config.calls:
-                extra = self._call_extra(found, usage, seconds, _STATUS.get(row.status_code, "UNSET"), error_type)
-                records.setdefault(row.resource_index, []).append(record(row, now_ns, extra, bool(error_type)))
+            if call is not None:
+                records.setdefault(index, []).append(call)
         out = []
         if records:
             out.append(Batch(Signal.LOGS, None, request(resources, records, SCOPE), sum(map(len, records.values()))))
-        return Derived(out, functools.partial(self._commit, groups, spans) if groups else None)
+        return Derived(out, functools.partial(self._commit, groups, len(calls)) if groups else None)
 
     def _metrics(self, series: dict[Key, _Series], start_ns: int, end_ns: int) -> ExportMetricsServiceRequest:
         request = ExportMetricsServiceRequest()
