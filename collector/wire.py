@@ -12,7 +12,8 @@ the keys asked for only. Through the protobuf runtime each attribute read makes 
 GenAI span for the ~20 keys pricing and counting read, 2.7 us here (tests/test_wire.py checks both agree).
 `scan_calls` goes further for the genai_metrics connector, whose per-span work in Python (token counts, error
 type, previews, the `llmtap.llm_call` record) cost more than the scan: per GenAI span, its series' label values,
-its measures and its record as LogRecord bytes (~3.4 us a span; 13 us with the Python it replaced).
+its measures and its record as LogRecord bytes. The connector's CPU per span in the collector under the bench's
+load went from ~25 us to ~11 us with it.
 """
 
 from __future__ import annotations
