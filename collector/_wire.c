@@ -1651,6 +1651,250 @@ done:
     return c.calls;
 }
 
+/* ---- call_rows: llmtap.llm_call records as llm_calls rows (RowBinary) ------------------------------------ */
+
+/* The record attributes call_rows reads, by their place in its `keys` argument: llm_calls' columns in order. */
+enum {
+    C_PROVIDER, C_OPERATION, C_REQUEST_MODEL, C_RESPONSE_MODEL, C_INPUT_TOKENS, C_OUTPUT_TOKENS, C_CACHE_READ_TOKENS,
+    C_CACHE_WRITE_TOKENS, C_REASONING_TOKENS, C_COST, C_DURATION, C_TIME_TO_FIRST_TOKEN, C_STATUS, C_ERROR_TYPE,
+    C_FINISH_REASONS, C_USER, C_TENANT, C_SESSION, C_PII, C_INPUT_PREVIEW, C_OUTPUT_PREVIEW, COLUMN_KEYS
+};
+
+/* An AnyValue's fields as ClickHouse's Protobuf input reads them into the staging tables' tuples: each field's
+ * last value, and the case the last valid field sets (0: none). */
+typedef struct {
+    int kind;
+    Buf string, array;
+    int64_t integer;
+    double number;
+    int boolean;
+} Value;
+
+static int read_value(Buf b, Value *v) {
+    Field f;
+    int r;
+    memset(v, 0, sizeof *v);
+    while ((r = next_field(&b, &f)) == 0) {
+        if (f.number < 1 || f.number > 7 || f.wire_type != ANY_VALUE_WIRE_TYPES[f.number]) continue;
+        v->kind = (int)f.number;
+        switch (f.number) {
+        case 1: v->string = f.bytes; break;
+        case 2: v->boolean = f.scalar != 0; break;
+        case 3: v->integer = (int64_t)f.scalar; break;
+        case 4: memcpy(&v->number, &f.scalar, sizeof v->number); break;
+        case 5: v->array = f.bytes; break;
+        }
+    }
+    return r < 0 ? -1 : 0;
+}
+
+static int row_string(Out *o, Buf s) {
+    return out_varint(o, (uint64_t)(s.end - s.p)) < 0 ? -1 : out_append(o, s.p, s.end - s.p);
+}
+
+static int row_text(Out *o, const char *s) {
+    return row_string(o, (Buf){(const uint8_t *)s, (const uint8_t *)s + strlen(s)});
+}
+
+static int row_fixed(Out *o, uint64_t v) {
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)(v >> (8 * i));
+    return out_append(o, bytes, 8);
+}
+
+static int row_double(Out *o, double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return row_fixed(o, bits);
+}
+
+static int row_hex(Out *o, Buf id) {
+    static const char DIGITS[] = "0123456789abcdef";
+    if (out_varint(o, (uint64_t)(2 * (id.end - id.p))) < 0) return -1;
+    for (const uint8_t *p = id.p; p < id.end; p++) {
+        uint8_t pair[2] = {(uint8_t)DIGITS[*p >> 4], (uint8_t)DIGITS[*p & 15]};
+        if (out_append(o, pair, 2) < 0) return -1;
+    }
+    return 0;
+}
+
+/* A number as the view's multiIf reads it: a double, an int as a double, else NULL (has = 0). */
+static double value_number(const Value *v, int *has) {
+    *has = v->kind == 4 || v->kind == 3;
+    return v->kind == 4 ? v->number : (double)v->integer;
+}
+
+static int row_nullable(Out *o, const Value *v) {
+    int has;
+    double d = value_number(v, &has);
+    uint8_t null = !has;
+    return out_append(o, &null, 1) < 0 ? -1 : has ? row_double(o, d) : 0;
+}
+
+/* The string elements of an array value (others as empty strings), as Array(String). */
+static int row_strings(Out *o, Buf array) {
+    Field f;
+    int r;
+    uint64_t n = 0;
+    Buf b = array;
+    while ((r = next_field(&b, &f)) == 0) n += f.number == 1 && f.wire_type == 2;
+    if (r < 0 || out_varint(o, n) < 0) return -1;
+    b = array;
+    while ((r = next_field(&b, &f)) == 0) {
+        Value element;
+        if (f.number != 1 || f.wire_type != 2) continue;
+        if (read_value(f.bytes, &element) < 0 || row_string(o, element.string) < 0) return -1;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+typedef struct {
+    KeyTable *table;
+    Buf event, service_key;
+    Buf service; /* the current resource's service.name */
+    Out rows;
+} Rows;
+
+/* One record's row, if it is the event; -1 on malformed input (no exception set). */
+static int add_row(Rows *rows, Buf record) {
+    Field f;
+    int r;
+    uint64_t time = 0, observed = 0;
+    Buf trace_id = {0}, span_id = {0}, event = {0}, values[COLUMN_KEYS];
+    memset(values, 0, sizeof values);
+    while ((r = next_field(&record, &f)) == 0) {
+        switch (f.number) {
+        case 1: if (f.wire_type == 1) time = f.scalar; break;
+        case 11: if (f.wire_type == 1) observed = f.scalar; break;
+        case 9: if (f.wire_type == 2) trace_id = f.bytes; break;
+        case 10: if (f.wire_type == 2) span_id = f.bytes; break;
+        case 12: if (f.wire_type == 2) event = f.bytes; break;
+        case 6: { /* attributes: the first KeyValue of each key, as indexOf finds it */
+            Buf key, value;
+            if (f.wire_type != 2) break;
+            if (key_value(f.bytes, &key, &value) < 0) return -1;
+            if (key.p == NULL) break;
+            const Wanted *w = lookup(rows->table, key);
+            if (w != NULL && values[w->role].p == NULL) values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end};
+            break;
+        }
+        }
+    }
+    if (r < 0) return -1;
+    if (event.end - event.p != rows->event.end - rows->event.p ||
+        memcmp(event.p, rows->event.p, event.end - event.p) != 0)
+        return 0;
+    Value v[COLUMN_KEYS];
+    for (int i = 0; i < COLUMN_KEYS; i++)
+        if (read_value(values[i], &v[i]) < 0) return -1;
+    Out *o = &rows->rows;
+    int has;
+    double seconds = value_number(&v[C_DURATION], &has);
+    seconds = has && seconds > 0 ? nearbyint(seconds * 1e9) : 0; /* round(): ties to even for floats */
+    if (!(seconds < 18446744073709551616.0)) seconds = 0; /* beyond UInt64 (or NaN): no duration */
+    Buf status = v[C_STATUS].string;
+    Py_ssize_t status_length = status.end - status.p;
+    const char *status_code = status_length == 5 && memcmp(status.p, "ERROR", 5) == 0 ? "Error"
+                              : status_length == 2 && memcmp(status.p, "OK", 2) == 0  ? "Ok"
+                                                                                      : "Unset";
+    if (row_fixed(o, time != 0 ? time : observed) < 0 || row_hex(o, trace_id) < 0 || row_hex(o, span_id) < 0 ||
+        row_string(o, rows->service) < 0)
+        return -2;
+    for (int i = C_PROVIDER; i <= C_RESPONSE_MODEL; i++)
+        if (row_string(o, v[i].string) < 0) return -2;
+    for (int i = C_INPUT_TOKENS; i <= C_REASONING_TOKENS; i++)
+        if (row_fixed(o, v[i].integer > 0 ? (uint64_t)v[i].integer : 0) < 0) return -2;
+    uint8_t pii = (uint8_t)v[C_PII].boolean;
+    if (row_nullable(o, &v[C_COST]) < 0 || row_fixed(o, (uint64_t)seconds) < 0 ||
+        row_nullable(o, &v[C_TIME_TO_FIRST_TOKEN]) < 0 || row_text(o, status_code) < 0 ||
+        row_string(o, v[C_ERROR_TYPE].string) < 0 || row_strings(o, v[C_FINISH_REASONS].array) < 0 ||
+        row_string(o, v[C_USER].string) < 0 || row_string(o, v[C_TENANT].string) < 0 ||
+        row_string(o, v[C_SESSION].string) < 0 || out_append(o, &pii, 1) < 0 ||
+        row_string(o, v[C_INPUT_PREVIEW].string) < 0 || row_string(o, v[C_OUTPUT_PREVIEW].string) < 0)
+        return -2;
+    return 0;
+}
+
+/* The service.name of a Resource (its first such attribute's string value). */
+static int resource_service(Rows *rows, Buf resource) {
+    Field f;
+    int r;
+    rows->service = (Buf){NULL, NULL};
+    while ((r = next_field(&resource, &f)) == 0) {
+        Buf key, value;
+        if (f.number != 1 || f.wire_type != 2) continue;
+        if (key_value(f.bytes, &key, &value) < 0) return -1;
+        if (key.p == NULL || key.end - key.p != rows->service_key.end - rows->service_key.p ||
+            memcmp(key.p, rows->service_key.p, key.end - key.p) != 0)
+            continue;
+        Value v;
+        if (read_value(value, &v) < 0) return -1;
+        rows->service = v.string;
+        return 0;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+static PyObject *call_rows(PyObject *self, PyObject *args) {
+    Py_buffer data, event, service_key;
+    PyObject *keys, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!y*y*", &data, &PyTuple_Type, &keys, &event, &service_key)) return NULL;
+    Rows rows = {NULL, {event.buf, (const uint8_t *)event.buf + event.len},
+                 {service_key.buf, (const uint8_t *)service_key.buf + service_key.len}, {NULL, NULL}, {0}};
+    if (PyTuple_GET_SIZE(keys) != COLUMN_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "call_rows: wrong number of keys");
+        goto done;
+    }
+    rows.table = PyMem_Malloc(sizeof *rows.table);
+    if (rows.table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(rows.table, 0, sizeof *rows.table);
+    for (Py_ssize_t k = 0; k < COLUMN_KEYS; k++) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(keys, k), &n);
+        if (s == NULL) goto done;
+        uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
+        while (rows.table->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
+        rows.table->slots[i] = (Wanted){s, n, PyTuple_GET_ITEM(keys, k), 0, (int)k};
+    }
+    /* ExportLogsServiceRequest: resource_logs = 1 -> resource = 1, scope_logs = 2 -> log_records = 2 */
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    Field rl, part, sl;
+    int r = 0, failed = 0; /* failed: -1 malformed, -2 an exception is set */
+    while (!failed && (r = next_field(&request, &rl)) == 0) {
+        if (rl.number != 1 || rl.wire_type != 2) continue;
+        Buf resource_logs = rl.bytes, resource = {NULL, NULL};
+        while ((r = next_field(&resource_logs, &part)) == 0) /* the resource first, wherever it is */
+            if (part.number == 1 && part.wire_type == 2) resource = part.bytes;
+        if (r < 0 || resource_service(&rows, resource) < 0) {
+            failed = -1;
+            break;
+        }
+        resource_logs = rl.bytes;
+        while (!failed && (r = next_field(&resource_logs, &part)) == 0) {
+            if (part.number != 2 || part.wire_type != 2) continue;
+            Buf scope_logs = part.bytes;
+            while (!failed && (r = next_field(&scope_logs, &sl)) == 0)
+                if (sl.number == 2 && sl.wire_type == 2) failed = add_row(&rows, sl.bytes);
+            if (r < 0) failed = -1;
+        }
+        if (r < 0) failed = -1;
+    }
+    if (r < 0) failed = -1;
+    if (failed == -1) PyErr_SetString(PyExc_ValueError, "not a valid ExportLogsServiceRequest");
+    if (failed) goto done;
+    result = PyBytes_FromStringAndSize((const char *)rows.rows.data, (Py_ssize_t)rows.rows.length);
+done:
+    PyMem_Free(rows.rows.data);
+    PyMem_Free(rows.table);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&event);
+    PyBuffer_Release(&service_key);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS,
      "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
@@ -1687,6 +1931,10 @@ static PyMethodDef methods[] = {
      "`roles` (the connector's _ROLES order), measures (duration s, ttft, usage_counts or None, cost parts, "
      "cache savings) and its llmtap.llm_call LogRecord (None when limit < 0) framed as ScopeLogs.log_records, "
      "with the KeyValues of `copied` framed as `copy_tag` and the record's own attributes named by `added`."},
+    {"call_rows", call_rows, METH_VARARGS,
+     "call_rows(data, keys, event, service_key) -> bytes: the log records of an ExportLogsServiceRequest whose "
+     "event_name is `event`, as llm_calls rows in ClickHouse's RowBinary format, read as the llm_calls view reads "
+     "them (`keys`: the record attributes of its columns, in the exporter's CALL_KEYS order)."},
     {"json_leaves", json_leaves, METH_O,
      "json_leaves(text) -> (joined, bounds) | None: the string values of a JSON document (an object or an "
      "array; keys are not values), decoded and each followed by scanner._LEAF_SEPARATOR, and per value four "

@@ -73,7 +73,7 @@ def test_traces_logs_and_metrics_land_in_the_otel_tables(store: Process) -> None
     assert client.command("SELECT Value FROM otel_metrics_sum WHERE MetricName = 'calls'") == 3
     assert client.command("SELECT Value FROM otel_metrics_gauge WHERE MetricName = 'queue.depth'") == 7
     latest = max(version for version, _, _ in schema.migrations(schema.SchemaOptions()))
-    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 7
+    assert client.command("SELECT max(version) FROM llmtap_schema_migrations") == latest == 8
     # The connector's series add up to the spans: requests, inclusive input tokens, cost.
     sums = "SELECT sum(Value) FROM otel_metrics_sum WHERE ServiceName = 'store-test' AND MetricName = "
     wait_for(lambda: client.command(sums + "'llmtap.requests'") == 50)  # flushed every second
@@ -215,15 +215,16 @@ def test_bad_requests_are_isolated_and_the_rest_of_the_batch_lands(tmp_path: Pat
     assert tables == ["otlp_traces_in"]
 
 
-def test_requests_of_call_records_only_take_their_own_staging_table_and_mixed_batches_land_once(
+def test_requests_of_call_records_only_go_straight_into_llm_calls_and_mixed_batches_land_once(
         tmp_path: Path) -> None:
     """A logs batch of application logs, the connector's call records, a corrupt request and a request with
-    both: call-only requests go to the table only llm_calls reads, the rest as before, each part isolated from
-    the other (a refusal among the logs never inserts the calls again), and a retry lands nothing twice."""
+    both: call-only requests become llm_calls rows, the rest goes through the logs staging table, each part
+    isolated from the other (a refusal among the logs never inserts the calls again), and a retry lands nothing
+    twice."""
     first, rows, again, rows_again, tables = _isolation(tmp_path, Signal.LOGS)
     assert first == [2] and again == [2]
     assert rows == [3 + 2 + 1, 2 + 3 + 1] and rows_again == rows
-    assert tables == [schema.CALLS_STAGING, "otlp_logs_in"]
+    assert tables == ["llm_calls", "otlp_logs_in"]
 
 
 CALL_ROWS = """
@@ -235,7 +236,8 @@ from llmtap.collector.telemetry import SelfTelemetry
 from llmtap.exporters.clickhouse import schema
 from llmtap.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseExporterConfig, migrate
 from llmtap.processors.genai_metrics import GenAIMetricsConfig, GenAIMetricsConnector
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs
 from tests.otlp_data import genai_spans, log_records
 
 data = Path(sys.argv[1])
@@ -243,13 +245,13 @@ exporter = ClickHouseExporter("clickhouse", ClickHouseExporterConfig(dsn=f"chdb:
                                                                      insert_parallelism=1))
 asyncio.run(exporter.start(Host(data, SelfTelemetry())))
 client = exporter._clients.get()
-# A store at version 6: the calls staging table with every column of the logs one.
-client.command("DROP VIEW llm_calls_direct_mv")
-client.command(f"DROP TABLE {schema.CALLS_STAGING}")
-for statement in dict((v, ddl) for v, _, ddl in schema.migrations(exporter.options))[6]:
+# A store at version 7: the calls staging table and its view.
+for statement in dict((v, ddl) for v, _, ddl in schema.migrations(exporter.options))[7]:
     client.command(statement)
-client.command("ALTER TABLE llmtap_schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
+client.command("ALTER TABLE llmtap_schema_migrations DELETE WHERE version = 8 SETTINGS mutations_sync = 1")
 applied = [migrate(client, exporter.options), migrate(client, exporter.options)]
+left = client.query("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
+                    f"('{schema.CALLS_STAGING}', 'llm_calls_direct_mv')").result_rows
 exporter._clients.put(client)
 
 spans = genai_spans(30, content_bytes=300, seed=4)
@@ -263,6 +265,30 @@ for i, span in enumerate(spans.resource_spans[0].scope_spans[0].spans[::3]):  # 
         "gen_ai.usage.reasoning.output_tokens": AnyValue(int_value=11 + i)}.items())
 config = GenAIMetricsConfig()
 calls = GenAIMetricsConnector("genai_metrics", config).derive(Batch(Signal.TRACES, spans)).batches[0].message
+# Records other senders could make: values of other types, repeated keys (the first counts), no time, no
+# service.name, odd ids; each still a row, read as the view reads it.
+odd = ResourceLogs()
+odd.resource.attributes.add(key="host.name", value=AnyValue(string_value="h"))
+scope = odd.scope_logs.add()
+reasons = ArrayValue(values=[AnyValue(string_value="stop"), AnyValue(int_value=3), AnyValue(string_value="")])
+for n, values in enumerate([
+    {"gen_ai.request.model": AnyValue(int_value=4), "gen_ai.usage.input_tokens": AnyValue(int_value=-5),
+     "gen_ai.usage.output_tokens": AnyValue(double_value=9.0), "llmtap.cost.usd": AnyValue(int_value=2),
+     "gen_ai.response.time_to_first_chunk": AnyValue(string_value="0.5"), "otel.status_code": AnyValue(
+         string_value="OK"), "gen_ai.response.finish_reasons": AnyValue(array_value=reasons),
+     "llmtap.call.duration": AnyValue(int_value=3), "user.id": AnyValue(bool_value=True)},
+    {"gen_ai.provider.name": AnyValue(string_value="first"), "llmtap.call.duration": AnyValue(double_value=2.5e-9),
+     "gen_ai.response.time_to_first_chunk": AnyValue(int_value=1), "llmtap.pii.detected": AnyValue(bool_value=False),
+     "gen_ai.response.finish_reasons": AnyValue(string_value="stop"), "otel.status_code": AnyValue(int_value=2)},
+]):
+    record = scope.log_records.add(observed_time_unix_nano=1_700_000_000_000_000_123 + n,
+                                   time_unix_nano=0 if n == 0 else 1_700_000_000_000_000_007,
+                                   trace_id=bytes(range(16)) if n == 0 else bytes([171]), span_id=bytes([n]) * 8,
+                                   event_name="llmtap.llm_call")
+    record.attributes.extend(KeyValue(key=k, value=v) for k, v in values.items())
+    record.attributes.add(key="gen_ai.provider.name", value=AnyValue(string_value="second"))
+    record.attributes.add(key="gen_ai.operation.name")  # no value
+calls.resource_logs.append(odd)
 mixed = log_records(1)  # with an application's record, the request goes through the logs staging table
 mixed.resource_logs.extend(calls.resource_logs)
 rows = []
@@ -273,21 +299,22 @@ for i, request in enumerate((calls, mixed)):
                 .result_rows)
     client.command("TRUNCATE TABLE llm_calls")
     exporter._clients.put(client)
-print(json.dumps([applied, *rows], default=str))
+print(json.dumps([applied, left, *rows], default=str))
 """
 
 
-def test_call_rows_are_the_same_through_either_staging_table_and_version_7_narrows_it(tmp_path: Path) -> None:
-    """Version 7 makes the calls staging table of only the fields its view reads; every llm_calls column is then
-    what the full logs staging table gives for the same records."""
+def test_call_rows_made_by_the_exporter_are_what_the_llm_calls_view_makes(tmp_path: Path) -> None:
+    """Version 8 drops the calls staging table: requests of call records only become llm_calls rows in the
+    exporter (`wire.call_rows`, RowBinary). Every column of every row is what the llm_calls view makes of the
+    same records through the logs staging table, odd records included."""
     result = subprocess.run([sys.executable, "-c", CALL_ROWS, str(tmp_path)], capture_output=True, text=True,
                             timeout=300, cwd=Path(__file__).parent.parent)
     assert result.returncode == 0, result.stderr[-3000:]
-    applied, direct, through_logs = json.loads(result.stdout.strip().splitlines()[-1])
-    assert applied == [[7], []]
-    assert len(direct) == 30 and direct == through_logs
+    applied, left, direct, through_logs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert applied == [[8], []] and left == []
+    assert len(direct) == 32 and direct == through_logs
     columns = list(zip(*direct, strict=True))
-    for values in columns:  # every column read something: a field the narrow table lost would read as default
+    for values in columns:  # every column read something: a field read wrong would read as default
         assert len(set(map(str, values))) > 1 or values[0] not in ("", 0, None, [], False, "Unset"), values[:3]
 
 

@@ -1,8 +1,9 @@
 """The ClickHouse exporter: hands OTLP bytes to ClickHouse, which flattens them (DESIGN.md, "The hot path").
 
 One insert per batch: the queued requests, each prefixed by its varint length, `INSERT INTO
-otlp_<signal>_in FORMAT Protobuf` with the schema sent along (logs requests of `llmtap.llm_call` records only
-into `otlp_calls_in`, which only the llm_calls view reads). A deduplication token per batch makes a
+otlp_<signal>_in FORMAT Protobuf` with the schema sent along; logs requests of `llmtap.llm_call` records only
+(the genai_metrics connector's) become llm_calls rows here, read as the llm_calls view reads them
+(`wire.call_rows`), and go in as `RowBinary`. A deduplication token per batch makes a
 retried insert land once. The same code serves the embedded chDB engine (`chdb:///path`) and a
 ClickHouse server (`http(s)://user:pass@host:8123/db`).
 """
@@ -26,7 +27,7 @@ from llmtap.collector.config import Duration
 from llmtap.collector.exporter import ExporterSettings
 from llmtap.collector.queue import BatchConfig, PermanentError, RetryableError
 from llmtap.collector.signals import Signal
-from llmtap.collector.wire import events_only, varint
+from llmtap.collector.wire import call_rows, events_only, varint
 from llmtap.exporters.clickhouse import schema
 
 log = logging.getLogger("llmtap.exporter.clickhouse")
@@ -38,6 +39,7 @@ _BAD_DATA_CODES = {6, 27, 33, 38, 41, 53, 69, 70, 72, 117, 434, 438, 439, 444, 2
 
 
 _LLM_CALL = semconv.LLMTAP_LLM_CALL_EVENT.encode()
+_CALLS_TABLE = "llm_calls"
 
 class ClickHouseExporterConfig(ExporterSettings):
     dsn: str
@@ -167,9 +169,9 @@ class ClickHouseExporter(Exporter):
         the rest, and return the indexes of the refused ones. The halves' tokens derive from the batch's, so a
         retried batch bisects the same way and nothing lands twice.
 
-        Logs requests of `llmtap.llm_call` records only (the genai_metrics connector's) go to their own staging
-        table, which only the llm_calls view reads; the others, as two inserts isolated from each other (so
-        a refusal of one never inserts the other again)."""
+        Logs requests of `llmtap.llm_call` records only (the genai_metrics connector's) go straight into
+        llm_calls as rows; the others, as two inserts isolated from each other (so a refusal of one never inserts
+        the other again)."""
         table = schema.STAGING[signal.value][0]
         if signal is Signal.LOGS:
             calls: list[int] = []
@@ -179,11 +181,11 @@ class ClickHouseExporter(Exporter):
             if calls and others:
                 refused = [others[i] for i in self._bisecting(table, signal, [payloads[i] for i in others],
                                                               dedup_token)]
-                refused += [calls[i] for i in self._bisecting(schema.CALLS_STAGING, signal,
+                refused += [calls[i] for i in self._bisecting(_CALLS_TABLE, signal,
                                                               [payloads[i] for i in calls], f"{dedup_token}.calls")]
                 return sorted(refused)
             if calls:
-                table = schema.CALLS_STAGING
+                table = _CALLS_TABLE
         return self._bisecting(table, signal, payloads, dedup_token)
 
     def _bisecting(self, table: str, signal: Signal, payloads: list[bytes], dedup_token: str) -> list[int]:
@@ -199,21 +201,28 @@ class ClickHouseExporter(Exporter):
         return left + [middle + i for i in right]
 
     def _insert(self, table: str, signal: Signal, payloads: list[bytes], dedup_token: str) -> None:
-        message = schema.STAGING[signal.value][1]
-        blob = b"".join([part for p in payloads for part in (varint(len(p)), p)])  # each payload copied once
-        settings = {
-            "format_schema_source": "string",
-            "format_schema": PROTO_SCHEMA,
-            "format_schema_message_name": message,
-            "input_format_protobuf_oneof_presence": 1,
+        settings: dict[str, Any] = {
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
         if self.options.cluster:  # acknowledged means on the shards, not in this node's queue for them
             settings["distributed_foreground_insert"] = 1
+        columns: tuple[str, ...] | None = None
+        if table == _CALLS_TABLE:  # rows made here: no staging table, no view (~6 of 15 us of chDB CPU per record)
+            try:
+                blob = b"".join([call_rows(p, schema.CALL_KEYS, _LLM_CALL, b"service.name") for p in payloads])
+            except ValueError as exc:
+                raise PermanentError(str(exc)) from exc
+            columns, fmt = schema.LLM_CALLS_COLUMNS, "RowBinary"
+        else:
+            blob = b"".join([part for p in payloads for part in (varint(len(p)), p)])  # each payload copied once
+            fmt = "Protobuf"
+            settings.update({"format_schema_source": "string", "format_schema": PROTO_SCHEMA,
+                             "format_schema_message_name": schema.STAGING[signal.value][1],
+                             "input_format_protobuf_oneof_presence": 1})
         client = self._clients.get()
         try:
-            client.raw_insert(f"`{self.database}`.{table}", None, blob, settings=settings, fmt="Protobuf")
+            client.raw_insert(f"`{self.database}`.{table}", columns, blob, settings=settings, fmt=fmt)
         except OperationalError as exc:
             raise RetryableError(str(exc)) from exc
         except DatabaseError as exc:

@@ -89,9 +89,9 @@ STAGING = {
 }
 """signal -> (staging table, protobuf message name, columns)."""
 CALLS_STAGING = "otlp_calls_in"
-"""Where a logs request of nothing but `llmtap.llm_call` records (the genai_metrics connector's) is inserted:
-only the llm_calls view reads this table, where the logs view would read every record of it to drop it (7 of
-the 24 us of chDB CPU a record cost)."""
+"""Schema versions 6 and 7: where a logs request of nothing but `llmtap.llm_call` records (the genai_metrics
+connector's) was inserted, for a view of its own. Version 8 drops it: such requests become llm_calls rows in the
+exporter (`wire.call_rows`) and go straight into the table."""
 _CALL_VALUE = (f"Tuple(value Enum8({_SCALAR_CASES}, 'array_value' = 5, 'kvlist_value' = 6), string_value String, "
                "bool_value Bool, int_value Int64, double_value Float64, "
                "array_value Tuple(values Array(Tuple(string_value String))))")
@@ -104,6 +104,25 @@ CALLS_COLUMNS = (
 """The calls staging table's columns: only the fields of an OTLP logs request that the llm_calls view reads.
 ClickHouse's Protobuf input skips the others (scopes, bodies, severities, maps, bytes) instead of building
 columns of them: 21 -> 15 us of chDB CPU per record."""
+
+LLM_CALLS_COLUMNS = (
+    "Timestamp", "TraceId", "SpanId", "ServiceName", "Provider", "Operation", "RequestModel", "ResponseModel",
+    "InputTokens", "OutputTokens", "CacheReadTokens", "CacheWriteTokens", "ReasoningTokens", "CostUsd", "Duration",
+    "TimeToFirstToken", "StatusCode", "ErrorType", "FinishReasons", "UserId", "TenantId", "SessionId", "PiiDetected",
+    "InputPreview", "OutputPreview",
+)
+"""llm_calls' columns, in the order `wire.call_rows` writes a row."""
+CALL_KEYS = (
+    gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
+    gen_ai.GEN_AI_RESPONSE_MODEL, gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, semconv.LLMTAP_COST_USD, semconv.LLMTAP_CALL_DURATION,
+    gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, "otel.status_code", "error.type", gen_ai.GEN_AI_RESPONSE_FINISH_REASONS,
+    user_attributes.USER_ID, semconv.LLMTAP_TENANT_ID, session_attributes.SESSION_ID, semconv.LLMTAP_PII_DETECTED,
+    semconv.LLMTAP_PREVIEW_INPUT, semconv.LLMTAP_PREVIEW_OUTPUT,
+)
+"""The `llmtap.llm_call` record attribute each llm_calls column from Provider on reads, in column order, as
+`wire.call_rows` takes them (the llm_calls view reads the same from logs requests that carry other records)."""
 
 # ---------------------------------------------------------------------------------------------
 # SQL that turns OTLP values into the Go exporter's strings (pcommon.Value.AsString)
@@ -698,7 +717,7 @@ def _dropped(o: SchemaOptions, views: list[str]) -> list[str]:
 def _current_views(o: SchemaOptions, local: str = "") -> list[str]:
     """The views as versions 1 and 2 leave them."""
     traces, trace_id_ts, _logs_v1, *metrics, _llm_calls_v1 = _views(o, local)
-    return [traces, trace_id_ts, _logs_view(o, _NOT_CALLS), *metrics, _llm_calls_events_view(o), _llm_calls_direct(o)]
+    return [traces, trace_id_ts, _logs_view(o, _NOT_CALLS), *metrics, _llm_calls_events_view(o)]
 
 
 def _llm_calls_direct(o: SchemaOptions) -> str:
@@ -727,6 +746,10 @@ def migrations(o: SchemaOptions) -> list[tuple[int, str, list[str]]]:
             f"DROP TABLE IF EXISTS `{o.database}`.{CALLS_STAGING}{o.on_cluster}",
             _calls_staging(o, CALLS_COLUMNS),
             _llm_calls_direct(o),
+        ]),
+        (8, "requests of llmtap.llm_call records only go straight into llm_calls as rows: no staging table", [
+            *_dropped(o, [_llm_calls_direct(o)]),
+            f"DROP TABLE IF EXISTS `{o.database}`.{CALLS_STAGING}{o.on_cluster}",
         ]),
     ]
 
