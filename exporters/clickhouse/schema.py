@@ -601,7 +601,9 @@ WHERE {attr(gen_ai.GEN_AI_OPERATION_NAME)} != ''"""
 
 def _llm_calls_events_view(o: SchemaOptions, source: str = "otlp_logs_in", name: str = "llm_calls_events_mv") -> str:
     """`llmtap.llm_call` log records (from the genai_metrics connector, so before sampling) into llm_calls, from
-    the logs staging table or, as `llm_calls_direct_mv`, from the calls one.
+    the logs staging table (requests that also carry other records) or, in schema versions 6 and 7, as
+    `llm_calls_direct_mv` from the calls one. `wire.call_rows` reads records as this does (the exporter's rows
+    for requests of call records only); tests/test_clickhouse_store.py holds the two to the same rows.
 
     The connector writes each attribute with a known type, so each column reads one field of one attribute
     (found by `indexOf` on the keys) instead of turning every attribute into a string map: several times
