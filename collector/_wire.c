@@ -286,6 +286,7 @@ typedef struct {
 } Out;
 
 static int out_append(Out *o, const uint8_t *p, size_t n) {
+    if (n == 0) return 0; /* p may be NULL: an absent field */
     if (o->length + n > o->capacity) {
         size_t capacity = (o->capacity ? o->capacity * 2 : 1024);
         while (capacity < o->length + n) capacity *= 2;
