@@ -68,7 +68,7 @@ _COPIED = (
 _ADDED = (semconv.LLMTAP_CALL_DURATION, "otel.status_code", semconv.LLMTAP_PREVIEW_INPUT,
           semconv.LLMTAP_PREVIEW_OUTPUT)
 """What the record adds besides token counts, `error.type` (from the span's status) and `session.id` (from
-`gen_ai.conversation.id`): the duration in seconds, the status, 200-character previews of the last user
+`gen_ai.conversation.id`): the duration in seconds, the status, and previews (`preview_chars`) of the last user
 message and of the first output message."""
 _LABEL_KEYS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_OPERATION_NAME, gen_ai.GEN_AI_REQUEST_MODEL,
                gen_ai.GEN_AI_RESPONSE_MODEL, error_attributes.ERROR_TYPE, user_attributes.USER_ID,
