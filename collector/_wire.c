@@ -1652,6 +1652,104 @@ done:
     return c.calls;
 }
 
+/* ---- scan_usage: what the cost processor prices each GenAI span by ------------------------------------- */
+
+/* The keys scan_usage reads, by their place in its `roles` argument. */
+enum {
+    U_OPERATION, U_PROVIDER, U_RESPONSE_MODEL, U_REQUEST_MODEL, U_INPUT_TOKENS, U_OUTPUT_TOKENS, U_CACHE_READ_TOKENS,
+    U_CACHE_WRITE_TOKENS, U_REASONING_TOKENS, USAGE_ROLES
+};
+
+typedef struct {
+    KeyTable *table;
+    Py_ssize_t spans;
+    int forged; /* a span carries one of the `ours` keys */
+    PyObject *rows;
+} Usages;
+
+static int add_usage(Buf span, const Py_ssize_t where[3], void *context) {
+    Usages *u = context;
+    Field f;
+    int r;
+    uint64_t start = 0;
+    Buf values[USAGE_ROLES];
+    memset(values, 0, sizeof values);
+    Py_ssize_t position = u->spans++;
+    while ((r = next_field(&span, &f)) == 0) {
+        if (f.number == 7 && f.wire_type == 1) start = f.scalar;
+        if (f.number != 9 || f.wire_type != 2) continue;
+        Buf key, value;
+        if (key_value(f.bytes, &key, &value) < 0) return (malformed(), -1);
+        if (key.p == NULL) continue;
+        const Wanted *w = lookup(u->table, key);
+        if (w == NULL) continue;
+        if (w->role < 0) u->forged = 1;
+        else values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end}; /* present; the last counts */
+    }
+    if (r < 0) return (malformed(), -1);
+    if (values[U_OPERATION].p == NULL) return 0;
+    PyObject *items[6] = {PyLong_FromSsize_t(position), PyLong_FromUnsignedLongLong(start),
+                          role_value(values, U_PROVIDER), role_value(values, U_RESPONSE_MODEL),
+                          role_value(values, U_REQUEST_MODEL), NULL};
+    PyObject *counts[5] = {NULL};
+    int failed = 0;
+    for (int i = 0; i < 5; i++) failed = failed || items[i] == NULL;
+    if (!failed && values[U_INPUT_TOKENS].p == NULL && values[U_OUTPUT_TOKENS].p == NULL) {
+        items[5] = Py_NewRef(Py_None);
+    } else if (!failed) {
+        for (int i = 0; i < 5; i++) failed = failed || (counts[i] = role_value(values, U_INPUT_TOKENS + i)) == NULL;
+        if (!failed) items[5] = counted_usage(counts);
+    }
+    for (int i = 0; i < 5; i++) Py_XDECREF(counts[i]);
+    PyObject *row = items[5] == NULL ? NULL : PyTuple_New(6);
+    if (row != NULL) {
+        for (int i = 0; i < 6; i++) PyTuple_SET_ITEM(row, i, items[i]);
+    } else {
+        for (int i = 0; i < 6; i++) Py_XDECREF(items[i]);
+        return -1;
+    }
+    failed = PyList_Append(u->rows, row) < 0;
+    Py_DECREF(row);
+    return failed ? -1 : 0;
+}
+
+static PyObject *scan_usage(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *roles, *ours, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!O!", &data, &PyTuple_Type, &roles, &PyTuple_Type, &ours)) return NULL;
+    Usages u = {NULL, 0, 0, NULL};
+    if (PyTuple_GET_SIZE(roles) != USAGE_ROLES || USAGE_ROLES + PyTuple_GET_SIZE(ours) > SLOTS / 2) {
+        PyErr_SetString(PyExc_ValueError, "scan_usage: wrong number of keys");
+        goto done;
+    }
+    u.table = PyMem_Malloc(sizeof *u.table);
+    if (u.table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(u.table, 0, sizeof *u.table);
+    for (int pass = 0; pass < 2; pass++) {
+        PyObject *keys = pass == 0 ? roles : ours;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(keys, k), &n);
+            if (s == NULL) goto done;
+            uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
+            while (u.table->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
+            u.table->slots[i] = (Wanted){s, n, PyTuple_GET_ITEM(keys, k), 0, pass == 0 ? (int)k : -1};
+        }
+    }
+    u.rows = PyList_New(0);
+    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
+    if (u.rows != NULL && each_item(request, add_usage, &u) == 0)
+        result = Py_BuildValue("(niO)", u.spans, u.forged, u.rows);
+done:
+    Py_XDECREF(u.rows);
+    PyMem_Free(u.table);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 /* ---- call_rows: llmtap.llm_call records as llm_calls rows (RowBinary) ------------------------------------ */
 
 /* The record attributes call_rows reads, by their place in its `keys` argument: llm_calls' columns in order. */
@@ -1925,6 +2023,11 @@ static PyMethodDef methods[] = {
      "usage_counts(input, output, cache_read, cache_write, reasoning) -> (int, int, int, int, int): token counts "
      "from attribute values (ints, floats truncated, numeric strings; anything else 0), made inclusive: input "
      "at least cache read + cache write, output at least reasoning."},
+    {"scan_usage", scan_usage, METH_VARARGS,
+     "scan_usage(data, roles, ours) -> (spans, forged, [row]): the number of spans of an ExportTraceServiceRequest, "
+     "whether any carries a key of `ours`, and per span with the first key of `roles` (gen_ai.operation.name) "
+     "(position, start_time_unix_nano, provider, response_model, request_model, usage_counts or None) from the "
+     "values of `roles` (the cost processor's _ROLES order)."},
     {"scan_calls", scan_calls, METH_VARARGS,
      "scan_calls(data, roles, copied, added, event, copy_tag, now_ns, limit, as_text) -> [call]: per span of an "
      "ExportTraceServiceRequest with a true gen_ai.operation.name, (resource_index, provider, operation, "

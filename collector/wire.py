@@ -39,13 +39,14 @@ from llmtap.collector._wire import (
     scan_calls,
     scan_resources,
     scan_spans,
+    scan_usage,
     usage_counts,
 )
 
 __all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
            "call_rows", "content_text", "encode_attributes", "events_only", "exact_and_prefixes", "field",
-           "json_leaves", "matches", "message_preview", "scan_calls", "scan_resources", "scan_spans", "usage_counts",
-           "varint"]
+           "json_leaves", "matches", "message_preview", "scan_calls", "scan_resources", "scan_spans",
+           "scan_usage", "usage_counts", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""

@@ -94,6 +94,23 @@ def test_scan_spans_reads_what_the_protobuf_runtime_reads(request: ExportTraceSe
     _check(request, {"a", "é-key"})
 
 
+USAGE_ROLES = ("a", "b", "é-key", "missing", "gen_ai.usage.input_tokens", "out", "read", "write", "reasoning")
+"""scan_usage's roles: operation, provider, response and request model, then the five token counts."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests())
+def test_scan_usage_reads_what_the_protobuf_runtime_reads(request: ExportTraceServiceRequest) -> None:
+    spans = [span for _, span in attributes.spans(request)]
+    found = [{kv.key: attributes.value_of(kv.value) for kv in span.attributes} for span in spans]  # the last counts
+    expected = [(i, span.start_time_unix_nano, f.get("b"), f.get("é-key"), f.get("missing"),
+                 wire.usage_counts(f["gen_ai.usage.input_tokens"], None, None, None, None)
+                 if "gen_ai.usage.input_tokens" in f else None)
+                for i, (span, f) in enumerate(zip(spans, found, strict=True)) if "a" in f]
+    assert wire.scan_usage(request.SerializeToString(), USAGE_ROLES, ("other",)) == (
+        len(spans), any("other" in f for f in found), expected)
+
+
 def test_scan_spans_on_genai_spans() -> None:
     _check(genai_spans(64, content_bytes=512, seed=3), {"gen_ai.usage.input_tokens"})
 
