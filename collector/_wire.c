@@ -1,10 +1,12 @@
-/* llmtap.collector._wire: the spans of an OTLP ExportTraceServiceRequest read straight from its wire bytes.
+/* llmtap.collector._wire: OTLP requests read straight from their wire bytes.
  *
  * Processors read a few attributes of every span. Through the protobuf runtime each KeyValue read makes a
- * Python object (~0.25 us, ~30 per GenAI span): most of what pricing a span or counting it cost. This walks
- * the bytes once per request and returns, per span, its ids, times, status and the values of the requested
- * keys only. Field numbers are those of opentelemetry-proto's trace, common and resource protos.
- * See wire.py for the Python side; tests/test_wire.py checks it against the protobuf runtime.
+ * Python object (~0.25 us, ~30 per GenAI span): most of what pricing a span or counting it cost. These walk
+ * the bytes once per request and return only what their caller needs: per GenAI span the cost processor's
+ * prices (scan_usage) and the genai_metrics connector's labels, measures and record (scan_calls); the content
+ * to redact (content_text); llm_calls rows from call records (call_rows). Field numbers are those of
+ * opentelemetry-proto's trace, logs, common and resource protos. See wire.py for the Python side;
+ * tests/test_wire.py checks it against the protobuf runtime.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -322,136 +324,6 @@ static int out_varint(Out *o, uint64_t v) {
 static int out_field(Out *o, uint8_t tag, Buf value) {
     return (out_append(o, &tag, 1) < 0 || out_varint(o, (uint64_t)(value.end - value.p)) < 0) ? -1
            : out_append(o, value.p, value.end - value.p);
-}
-
-/* A scanned span: where it is in the request, its ids, times and status, and the requested attributes. */
-static PyStructSequence_Field row_fields[] = {
-    {"resource_index", "index of its ResourceSpans in the request"},
-    {"scope_index", "index of its ScopeSpans in the ResourceSpans"},
-    {"span_index", "index of the span in the ScopeSpans"},
-    {"trace_id", NULL}, {"span_id", NULL}, {"flags", NULL},
-    {"start_time_unix_nano", NULL}, {"end_time_unix_nano", NULL},
-    {"status_code", NULL},
-    {"found", "requested key -> value, as attributes.value_of reads it"},
-    {"copied", "the KeyValues of the keys to copy, each framed as field `copy_tag`"},
-    {NULL, NULL},
-};
-static PyStructSequence_Desc row_desc = {"llmtap.collector._wire.SpanRow", NULL, row_fields, 11};
-static PyTypeObject *SpanRow;
-
-static PyObject *span_row(Buf b, const Py_ssize_t where[3], const KeyTable *table, uint8_t copy_tag,
-                          Out *copied) {
-    Field f;
-    int r;
-    Buf trace_id = {0}, span_id = {0};
-    uint64_t flags = 0, start = 0, end = 0, status = 0;
-    PyObject *found = PyDict_New();
-    if (found == NULL) return NULL;
-    copied->length = 0;
-    while ((r = next_field(&b, &f)) == 0) {
-        switch (f.number) {
-        case 1: if (f.wire_type == 2) trace_id = f.bytes; break;
-        case 2: if (f.wire_type == 2) span_id = f.bytes; break;
-        case 7: if (f.wire_type == 1) start = f.scalar; break;
-        case 8: if (f.wire_type == 1) end = f.scalar; break;
-        case 16: if (f.wire_type == 5) flags = f.scalar; break;
-        case 15: { /* Status { string message = 2; StatusCode code = 3; } */
-            Buf s = f.bytes;
-            Field g;
-            int q;
-            if (f.wire_type != 2) break;
-            while ((q = next_field(&s, &g)) == 0)
-                if (g.number == 3 && g.wire_type == 0) status = g.scalar;
-            if (q < 0) goto bad;
-            break;
-        }
-        case 9: { /* attributes: KeyValue */
-            Buf key, value;
-            if (f.wire_type != 2) break;
-            if (key_value(f.bytes, &key, &value) < 0) goto bad;
-            if (key.p == NULL) break;
-            const Wanted *w = lookup(table, key);
-            if (w == NULL) break;
-            PyObject *v = value.p ? any_value(value) : (Py_INCREF(Py_None), Py_None);
-            if (v == NULL || PyDict_SetItem(found, w->key, v) < 0) {
-                Py_XDECREF(v);
-                Py_DECREF(found);
-                return NULL;
-            }
-            Py_DECREF(v);
-            if (w->copy && out_field(copied, copy_tag, f.bytes) < 0) {
-                Py_DECREF(found);
-                return NULL;
-            }
-            break;
-        }
-        }
-    }
-    if (r < 0) goto bad;
-    PyObject *row = PyStructSequence_New(SpanRow);
-    if (row == NULL) {
-        Py_DECREF(found);
-        return NULL;
-    }
-    PyObject *values[11] = {
-        PyLong_FromSsize_t(where[0]), PyLong_FromSsize_t(where[1]), PyLong_FromSsize_t(where[2]),
-        PyBytes_FromStringAndSize((const char *)trace_id.p, trace_id.end - trace_id.p),
-        PyBytes_FromStringAndSize((const char *)span_id.p, span_id.end - span_id.p),
-        PyLong_FromUnsignedLongLong(flags), PyLong_FromUnsignedLongLong(start), PyLong_FromUnsignedLongLong(end),
-        PyLong_FromUnsignedLongLong(status), found,
-        PyBytes_FromStringAndSize((const char *)copied->data, (Py_ssize_t)copied->length),
-    };
-    for (int i = 0; i < 11; i++) {
-        if (values[i] == NULL) {
-            for (int j = 0; j < 11; j++) Py_XDECREF(values[j]);
-            Py_DECREF(row);  /* its items are still NULL */
-            return NULL;
-        }
-    }
-    for (int i = 0; i < 11; i++) PyStructSequence_SET_ITEM(row, i, values[i]);
-    return row;
-bad:
-    Py_DECREF(found);
-    return malformed();
-}
-
-typedef struct {
-    const KeyTable *table;
-    uint8_t copy_tag;
-    Out copied;
-    PyObject *rows;
-} Scanning;
-
-static int add_span_row(Buf span, const Py_ssize_t where[3], void *context) {
-    Scanning *s = context;
-    PyObject *row = span_row(span, where, s->table, s->copy_tag, &s->copied);
-    int failed = row == NULL || PyList_Append(s->rows, row) < 0;
-    Py_XDECREF(row);
-    return failed ? -1 : 0;
-}
-
-static PyObject *scan_spans(PyObject *self, PyObject *args) {
-    Py_buffer data;
-    PyObject *keys;
-    int copy_tag;
-    KeyTable *table = NULL;
-    if (!PyArg_ParseTuple(args, "y*O!i", &data, &PyDict_Type, &keys, &copy_tag)) return NULL;
-    Scanning s = {NULL, (uint8_t)copy_tag, {0}, NULL};
-    table = PyMem_Malloc(sizeof *table);
-    if (table == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (build_table(table, keys) < 0) goto done;
-    s.table = table;
-    s.rows = PyList_New(0);
-    Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    if (s.rows != NULL && each_item(request, add_span_row, &s) < 0) Py_CLEAR(s.rows);
-done:
-    PyMem_Free(s.copied.data);
-    PyMem_Free(table);
-    PyBuffer_Release(&data);
-    return s.rows;
 }
 
 /* append_to_spans: a request with bytes appended to each span. The new lengths of the nested messages are
@@ -1995,13 +1867,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"scan_spans", scan_spans, METH_VARARGS,
-     "scan_spans(data, keys, copy_tag) -> [SpanRow]: every span of an ExportTraceServiceRequest, with the "
-     "values of the attributes named in `keys` (a dict key -> copy) and the KeyValues of those whose copy is "
-     "true, each framed as field `copy_tag` (a one-byte protobuf tag)."},
     {"append_to_spans", append_to_spans, METH_VARARGS,
      "append_to_spans(data, additions) -> bytes: the ExportTraceServiceRequest with additions[i] (bytes: "
-     "encoded Span fields, such as attributes) appended to the i-th span in scan_spans order."},
+     "encoded Span fields, such as attributes) appended to the i-th span in the request's order (scan_usage's position)."},
     {"scan_resources", scan_resources, METH_VARARGS,
      "scan_resources(data) -> [(resource, schema_url)]: each ResourceSpans' Resource message bytes and schema "
      "URL, in order."},
@@ -2053,12 +1921,5 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_wire", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__wire(void) {
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL) return NULL;
-    SpanRow = PyStructSequence_NewType(&row_desc);
-    if (SpanRow == NULL || PyModule_AddObjectRef(m, "SpanRow", (PyObject *)SpanRow) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return PyModule_Create(&module);
 }

@@ -7,13 +7,13 @@ One Hyperscan pass over the request finds either, or proves that no span, event 
 processor can pass on a request with nothing for it without reading a single span. A match is only a maybe
 (message text can hold the same bytes): the processor's own per-item check still decides.
 
-`scan_spans` (compiled: `_wire.c`) reads every span of a trace request from its bytes, returning the values of
-the keys asked for only. Through the protobuf runtime each attribute read makes a Python object: 17 us per
-GenAI span for the ~20 keys pricing and counting read, 2.7 us here (tests/test_wire.py checks both agree).
-`scan_calls` goes further for the genai_metrics connector, whose per-span work in Python (token counts, error
-type, previews, the `llmtap.llm_call` record) cost more than the scan: per GenAI span, its series' label values,
-its measures and its record as LogRecord bytes. The connector's CPU per span in the collector under the bench's
-load went from ~25 us to ~11 us with it.
+The compiled readers (`_wire.c`) walk a request's bytes once and return only what their caller needs. Through
+the protobuf runtime each attribute read makes a Python object: 17 us per GenAI span for the ~20 keys pricing
+and counting read. `scan_usage` gives the cost processor each GenAI span's provider, models and token counts;
+`scan_calls` gives the genai_metrics connector, whose per-span work in Python (token counts, error type,
+previews, the `llmtap.llm_call` record) cost more than the reading, per GenAI span its series' label values,
+its measures and its record as LogRecord bytes (the connector's CPU per span in the collector under the bench's
+load went from ~25 us to ~11 us with it). tests/test_wire.py checks them against the protobuf runtime.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from llmtap.collector import attributes
 from llmtap.collector._wire import (
-    SpanRow,
     append_to_spans,
     call_rows,
     content_text,
@@ -38,22 +37,21 @@ from llmtap.collector._wire import (
     message_preview,
     scan_calls,
     scan_resources,
-    scan_spans,
     scan_usage,
     usage_counts,
 )
 
-__all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "SpanRow", "append_to_spans", "attribute",
+__all__ = ["LOG_RECORD_ATTRIBUTES", "SPAN_ATTRIBUTES", "KeyPrefilter", "append_to_spans", "attribute",
            "call_rows", "content_text", "encode_attributes", "events_only", "exact_and_prefixes", "field",
-           "json_leaves", "matches", "message_preview", "scan_calls", "scan_resources", "scan_spans",
+           "json_leaves", "matches", "message_preview", "scan_calls", "scan_resources",
            "scan_usage", "usage_counts", "varint"]
 
 SPAN_ATTRIBUTES = 0x4A
 """The tag of `Span.attributes` (field 9, length-delimited): what `append_to_spans` appends to a span."""
 
 LOG_RECORD_ATTRIBUTES = 0x32
-"""The tag of `LogRecord.attributes` (field 6, length-delimited): `scan_spans` frames copied KeyValues with it,
-so a record takes them with one `MergeFromString`."""
+"""The tag of `LogRecord.attributes` (field 6, length-delimited): `scan_calls` frames the KeyValues a record
+copies from its span with it."""
 
 _KEY_TAG = b"\x0a"
 """KeyValue.key: field 1, length-delimited."""

@@ -1,6 +1,6 @@
-"""`wire.scan_spans` (compiled) against the protobuf runtime: for any trace request, the same spans in the same
-order, the same ids, times and status, and the same values for the keys asked for; `append_to_spans` edits a
-request's bytes as adding the attributes to the message would."""
+"""The compiled readers of `wire` against the protobuf runtime: `scan_usage` reads, for any trace request, the
+values the runtime reads; `append_to_spans` edits a request's bytes as adding the attributes to the message
+would; `content_text`, `events_only`, `json_leaves` and `message_preview` read what Python reads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from llmtap.collector import attributes, wire
@@ -72,28 +71,6 @@ def requests(draw: Any) -> ExportTraceServiceRequest:
     return request
 
 
-def _check(request: ExportTraceServiceRequest, copy: set[str]) -> None:
-    rows = wire.scan_spans(request.SerializeToString(), {k: k in copy for k in KEYS}, wire.LOG_RECORD_ATTRIBUTES)
-    expected = [(r, s, i, span) for r, rs in enumerate(request.resource_spans)
-                for s, ss in enumerate(rs.scope_spans) for i, span in enumerate(ss.spans)]
-    assert len(rows) == len(expected)
-    for row, (r, s, i, span) in zip(rows, expected, strict=True):
-        assert (row.resource_index, row.scope_index, row.span_index) == (r, s, i)
-        assert (row.trace_id, row.span_id, row.flags) == (span.trace_id, span.span_id, span.flags)
-        assert (row.start_time_unix_nano, row.end_time_unix_nano) == (span.start_time_unix_nano,
-                                                                       span.end_time_unix_nano)
-        assert row.status_code == span.status.code
-        assert row.found == {kv.key: attributes.value_of(kv.value) for kv in span.attributes if kv.key in KEYS}
-        record = LogRecord.FromString(row.copied)  # framed as LogRecord.attributes
-        assert list(record.attributes) == [kv for kv in span.attributes if kv.key in copy]
-
-
-@settings(max_examples=300, deadline=None)
-@given(requests())
-def test_scan_spans_reads_what_the_protobuf_runtime_reads(request: ExportTraceServiceRequest) -> None:
-    _check(request, {"a", "é-key"})
-
-
 USAGE_ROLES = ("a", "b", "é-key", "missing", "gen_ai.usage.input_tokens", "out", "read", "write", "reasoning")
 """scan_usage's roles: operation, provider, response and request model, then the five token counts."""
 
@@ -111,15 +88,27 @@ def test_scan_usage_reads_what_the_protobuf_runtime_reads(request: ExportTraceSe
         len(spans), any("other" in f for f in found), expected)
 
 
-def test_scan_spans_on_genai_spans() -> None:
-    _check(genai_spans(64, content_bytes=512, seed=3), {"gen_ai.usage.input_tokens"})
+def test_scan_usage_on_genai_spans() -> None:
+    request = genai_spans(64, content_bytes=512, seed=3)
+    roles = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.response.model", "gen_ai.request.model",
+             "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+             "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens")
+    spans, forged, rows = wire.scan_usage(request.SerializeToString(), roles, ("llmtap.cost.usd",))
+    assert spans == len(rows) == 64 and not forged
+    for i, ((position, start, provider, response_model, request_model, counts), (_, span)) in enumerate(zip(
+            rows, attributes.spans(request), strict=True)):
+        found = {kv.key: attributes.value_of(kv.value) for kv in span.attributes}
+        assert (position, start, provider, response_model, request_model) == (
+            i, span.start_time_unix_nano, found["gen_ai.provider.name"], found.get("gen_ai.response.model"),
+            found.get("gen_ai.request.model"))
+        assert counts == wire.usage_counts(*(found.get(k) for k in roles[4:]))
 
 
 @pytest.mark.parametrize("cut", [1, 7, 100])
 def test_truncated_bytes_are_an_error_not_a_crash(cut: int) -> None:
     data = genai_spans(4, seed=1).SerializeToString()
     with pytest.raises(ValueError, match="not a valid ExportTraceServiceRequest"):
-        wire.scan_spans(data[:-cut], {"gen_ai.operation.name": True}, wire.LOG_RECORD_ATTRIBUTES)
+        wire.scan_usage(data[:-cut], USAGE_ROLES, ())
 
 
 attribute_values = st.one_of(st.text(max_size=20), st.booleans(), st.integers(-(2**63), 2**63 - 1),
@@ -199,8 +188,9 @@ def test_anyvalue_fields_with_the_wrong_wire_type_are_unknown_fields_as_upb_read
     request = ExportTraceServiceRequest()
     span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
     span.MergeFromString(b"\x4a" + bytes([len(key_value)]) + key_value)  # Span.attributes
-    [row] = wire.scan_spans(request.SerializeToString(), {"a": False}, 0)
-    assert row.found == {"a": attributes.value_of(span.attributes[0].value)}
+    span.attributes.add(key="op").value.string_value = "chat"
+    _, _, [row] = wire.scan_usage(request.SerializeToString(), ("op", "a", *USAGE_ROLES[2:]), ())
+    assert row[2] == attributes.value_of(span.attributes[0].value)
 
 
 def test_events_only_is_true_for_a_logs_request_of_that_event_alone() -> None:
