@@ -1237,28 +1237,37 @@ enum { A_DURATION, A_STATUS, A_INPUT_PREVIEW, A_OUTPUT_PREVIEW, ADDED };
 static const int MEASURE_ROLES[] = {R_TTFT, R_COST_INPUT, R_COST_OUTPUT, R_COST_CACHE_READ, R_COST_CACHE_WRITE,
                                     R_COST_REASONING, R_CACHE_SAVINGS};
 
-static int build_roles(KeyTable *t, PyObject *roles, PyObject *copied) {
-    memset(t, 0, sizeof *t);
-    if (PyTuple_GET_SIZE(roles) != ROLES || PyTuple_GET_SIZE(roles) + PyTuple_GET_SIZE(copied) > SLOTS / 2) {
-        PyErr_SetString(PyExc_ValueError, "scan_calls: wrong number of keys");
-        return -1;
+/* A table of the keys in `roles` (each marked with its place there, which must hold `expected` keys) and in
+ * `others` (role -1, copied when `copy_others`; a key also in `roles` keeps its role). The scan functions name
+ * a key by its role. NULL with an exception set on failure; PyMem_Free it. */
+static KeyTable *role_table(const char *caller, PyObject *roles, Py_ssize_t expected, PyObject *others,
+                            int copy_others) {
+    Py_ssize_t n_others = others == NULL ? 0 : PyTuple_GET_SIZE(others);
+    if (PyTuple_GET_SIZE(roles) != expected || expected + n_others > SLOTS / 2) {
+        PyErr_Format(PyExc_ValueError, "%s: wrong number of keys", caller);
+        return NULL;
     }
+    KeyTable *t = PyMem_Calloc(1, sizeof *t);
+    if (t == NULL) return (KeyTable *)PyErr_NoMemory();
     for (int pass = 0; pass < 2; pass++) {
-        PyObject *keys = pass == 0 ? roles : copied;
-        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        PyObject *keys = pass == 0 ? roles : others;
+        for (Py_ssize_t k = 0; keys != NULL && k < PyTuple_GET_SIZE(keys); k++) {
             PyObject *key = PyTuple_GET_ITEM(keys, k);
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(key, &n);
-            if (s == NULL) return -1;
+            if (s == NULL) {
+                PyMem_Free(t);
+                return NULL;
+            }
             uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
             while (t->slots[i].bytes != NULL && !(t->slots[i].length == n && memcmp(t->slots[i].bytes, s, n) == 0))
                 i = (i + 1) % SLOTS;
             if (t->slots[i].bytes == NULL) t->slots[i] = (Wanted){s, n, key, 0, -1};
             if (pass == 0) t->slots[i].role = (int)k;
-            else t->slots[i].copy = 1;
+            else t->slots[i].copy = copy_others;
         }
     }
-    return 0;
+    return t;
 }
 
 typedef struct {
@@ -1505,12 +1514,7 @@ static PyObject *scan_calls(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "scan_calls: wrong number of added names");
         goto done;
     }
-    c.table = PyMem_Malloc(sizeof *c.table);
-    if (c.table == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (build_roles(c.table, roles, copied) < 0) goto done;
+    if ((c.table = role_table("scan_calls", roles, ROLES, copied, 1)) == NULL) goto done;
     c.calls = PyList_New(0);
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
     if (c.calls != NULL && each_item(request, add_call, &c) < 0) Py_CLEAR(c.calls);
@@ -1590,27 +1594,7 @@ static PyObject *scan_usage(PyObject *self, PyObject *args) {
     PyObject *roles, *ours, *result = NULL;
     if (!PyArg_ParseTuple(args, "y*O!O!", &data, &PyTuple_Type, &roles, &PyTuple_Type, &ours)) return NULL;
     Usages u = {NULL, 0, 0, NULL};
-    if (PyTuple_GET_SIZE(roles) != USAGE_ROLES || USAGE_ROLES + PyTuple_GET_SIZE(ours) > SLOTS / 2) {
-        PyErr_SetString(PyExc_ValueError, "scan_usage: wrong number of keys");
-        goto done;
-    }
-    u.table = PyMem_Malloc(sizeof *u.table);
-    if (u.table == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memset(u.table, 0, sizeof *u.table);
-    for (int pass = 0; pass < 2; pass++) {
-        PyObject *keys = pass == 0 ? roles : ours;
-        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
-            Py_ssize_t n;
-            const char *s = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(keys, k), &n);
-            if (s == NULL) goto done;
-            uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
-            while (u.table->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
-            u.table->slots[i] = (Wanted){s, n, PyTuple_GET_ITEM(keys, k), 0, pass == 0 ? (int)k : -1};
-        }
-    }
+    if ((u.table = role_table("scan_usage", roles, USAGE_ROLES, ours, 0)) == NULL) goto done;
     u.rows = PyList_New(0);
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
     if (u.rows != NULL && each_item(request, add_usage, &u) == 0)
@@ -1812,24 +1796,7 @@ static PyObject *call_rows(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*O!y*y*", &data, &PyTuple_Type, &keys, &event, &service_key)) return NULL;
     Rows rows = {NULL, {event.buf, (const uint8_t *)event.buf + event.len},
                  {service_key.buf, (const uint8_t *)service_key.buf + service_key.len}, {NULL, NULL}, {0}};
-    if (PyTuple_GET_SIZE(keys) != COLUMN_KEYS) {
-        PyErr_SetString(PyExc_ValueError, "call_rows: wrong number of keys");
-        goto done;
-    }
-    rows.table = PyMem_Malloc(sizeof *rows.table);
-    if (rows.table == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memset(rows.table, 0, sizeof *rows.table);
-    for (Py_ssize_t k = 0; k < COLUMN_KEYS; k++) {
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(keys, k), &n);
-        if (s == NULL) goto done;
-        uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
-        while (rows.table->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
-        rows.table->slots[i] = (Wanted){s, n, PyTuple_GET_ITEM(keys, k), 0, (int)k};
-    }
+    if ((rows.table = role_table("call_rows", keys, COLUMN_KEYS, NULL, 0)) == NULL) goto done;
     /* ExportLogsServiceRequest: resource_logs = 1 -> resource = 1, scope_logs = 2 -> log_records = 2 */
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
     Field rl, part, sl;
