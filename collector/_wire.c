@@ -201,7 +201,7 @@ typedef struct {
     Py_ssize_t length;
     PyObject *key; /* borrowed from the caller's dict or tuple */
     int copy;
-    int role;      /* scan_calls: the key's place in its `roles`; -1 for a key only copied */
+    int role;      /* role_table: the key's place in the caller's `roles`; -1 for a key that has none */
 } Wanted;
 
 typedef struct {
@@ -217,6 +217,25 @@ static uint32_t hash_bytes(const uint8_t *p, Py_ssize_t n) {
     return h ^ (h >> 16);
 }
 
+/* The slot of key `key` in `t`: the one holding it, else the empty one where it goes. */
+static Wanted *slot_of(const KeyTable *t, Buf key) {
+    Py_ssize_t n = key.end - key.p;
+    uint32_t i = hash_bytes(key.p, n) % SLOTS;
+    while (t->slots[i].bytes != NULL && !(t->slots[i].length == n && memcmp(t->slots[i].bytes, key.p, n) == 0))
+        i = (i + 1) % SLOTS;
+    return (Wanted *)&t->slots[i];
+}
+
+/* `key`'s slot in `t`, filled in as not copied and of no role if it was empty; NULL with an exception set. */
+static Wanted *put_key(KeyTable *t, PyObject *key) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(key, &n);
+    if (s == NULL) return NULL;
+    Wanted *w = slot_of(t, (Buf){(const uint8_t *)s, (const uint8_t *)s + n});
+    if (w->bytes == NULL) *w = (Wanted){s, n, key, 0, -1};
+    return w;
+}
+
 static int build_table(KeyTable *t, PyObject *keys) {
     PyObject *key, *copy;
     Py_ssize_t pos = 0;
@@ -226,33 +245,27 @@ static int build_table(KeyTable *t, PyObject *keys) {
         return -1;
     }
     while (PyDict_Next(keys, &pos, &key, &copy)) {
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(key, &n);
-        if (s == NULL) return -1;
-        uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
-        while (t->slots[i].bytes != NULL) i = (i + 1) % SLOTS;
-        t->slots[i] = (Wanted){s, n, key, PyObject_IsTrue(copy) == 1, -1};
+        Wanted *w = put_key(t, key);
+        if (w == NULL) return -1;
+        w->copy = PyObject_IsTrue(copy) == 1;
     }
     return 0;
 }
 
 static const Wanted *lookup(const KeyTable *t, Buf key) {
-    Py_ssize_t n = key.end - key.p;
-    uint32_t i = hash_bytes(key.p, n) % SLOTS;
-    while (t->slots[i].bytes != NULL) {
-        if (t->slots[i].length == n && memcmp(t->slots[i].bytes, key.p, n) == 0) return &t->slots[i];
-        i = (i + 1) % SLOTS;
-    }
-    return NULL;
+    const Wanted *w = slot_of(t, key);
+    return w->bytes != NULL ? w : NULL;
 }
 
 /* Each item of an OTLP export request, in order: resource_* = 1 -> scope_* = 2 -> spans or log_records = 2
  * (the same field numbers for traces and logs). `visit` gets the item's bytes and where it is (resource, scope,
- * item indexes); it returns 0 to go on, 1 to stop, -1 on an error it has raised. Returns 0, or -1 with an
+ * item indexes); it returns 0 to go on, 1 to stop, -1 on an error it has raised. `enter`, if any, gets each
+ * resource_* message's bytes before its items, and returns 0 or -1 like `visit`. Returns 0, or -1 with an
  * exception set (malformed bytes included). */
 typedef int (*Visit)(Buf item, const Py_ssize_t where[3], void *context);
+typedef int (*Enter)(Buf resource, void *context);
 
-static int each_item(Buf request, Visit visit, void *context) {
+static int each_item_entering(Buf request, Enter enter, Visit visit, void *context) {
     Field rs, ss, it;
     int r1, r2 = 0, r3 = 0;
     Py_ssize_t where[3] = {-1, -1, -1};
@@ -260,6 +273,7 @@ static int each_item(Buf request, Visit visit, void *context) {
         if (rs.number != 1 || rs.wire_type != 2) continue;
         where[0]++;
         where[1] = -1;
+        if (enter != NULL && enter(rs.bytes, context) < 0) return -1;
         Buf resource = rs.bytes;
         while ((r2 = next_field(&resource, &ss)) == 0) {
             if (ss.number != 2 || ss.wire_type != 2) continue;
@@ -279,6 +293,21 @@ static int each_item(Buf request, Visit visit, void *context) {
     if (r1 == 1) return 0;
     malformed();
     return -1;
+}
+
+static int each_item(Buf request, Visit visit, void *context) {
+    return each_item_entering(request, NULL, visit, context);
+}
+
+/* Whether two byte strings are the same. */
+static int same_bytes(Buf a, Buf b) {
+    return a.end - a.p == b.end - b.p && (a.p == a.end || memcmp(a.p, b.p, a.end - a.p) == 0);
+}
+
+/* A KeyValue's value as the scans keep it: its bytes, or for a key without a value an empty Buf that is still
+ * not NULL (the key is present; its value reads as None, or as the default of every field). */
+static Buf present_value(Buf key, Buf value) {
+    return value.p != NULL ? value : (Buf){key.end, key.end};
 }
 
 /* Growable bytes for the copied KeyValues. */
@@ -725,7 +754,7 @@ static int check_event(Buf record, const Py_ssize_t where[3], void *context) {
         return -1;
     }
     e->records++;
-    e->others = (event.end - event.p) != e->name->len || memcmp(event.p, e->name->buf, e->name->len) != 0;
+    e->others = !same_bytes(event, (Buf){e->name->buf, (const uint8_t *)e->name->buf + e->name->len});
     return e->others; /* the first other record answers the question: stop */
 }
 
@@ -1233,6 +1262,9 @@ enum {
 };
 /* The names of what a record adds, by their place in scan_calls' `added` argument. */
 enum { A_DURATION, A_STATUS, A_INPUT_PREVIEW, A_OUTPUT_PREVIEW, ADDED };
+/* The roles of the token counts, in usage_counts' order. */
+static const int TOKEN_ROLES[] = {R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS,
+                                  R_REASONING_TOKENS};
 /* The role whose value goes in each measure after the duration (see connector.Measures). */
 static const int MEASURE_ROLES[] = {R_TTFT, R_COST_INPUT, R_COST_OUTPUT, R_COST_CACHE_READ, R_COST_CACHE_WRITE,
                                     R_COST_REASONING, R_CACHE_SAVINGS};
@@ -1252,19 +1284,13 @@ static KeyTable *role_table(const char *caller, PyObject *roles, Py_ssize_t expe
     for (int pass = 0; pass < 2; pass++) {
         PyObject *keys = pass == 0 ? roles : others;
         for (Py_ssize_t k = 0; keys != NULL && k < PyTuple_GET_SIZE(keys); k++) {
-            PyObject *key = PyTuple_GET_ITEM(keys, k);
-            Py_ssize_t n;
-            const char *s = PyUnicode_AsUTF8AndSize(key, &n);
-            if (s == NULL) {
+            Wanted *w = put_key(t, PyTuple_GET_ITEM(keys, k));
+            if (w == NULL) {
                 PyMem_Free(t);
                 return NULL;
             }
-            uint32_t i = hash_bytes((const uint8_t *)s, n) % SLOTS;
-            while (t->slots[i].bytes != NULL && !(t->slots[i].length == n && memcmp(t->slots[i].bytes, s, n) == 0))
-                i = (i + 1) % SLOTS;
-            if (t->slots[i].bytes == NULL) t->slots[i] = (Wanted){s, n, key, 0, -1};
-            if (pass == 0) t->slots[i].role = (int)k;
-            else t->slots[i].copy = copy_others;
+            if (pass == 0) w->role = (int)k;
+            else w->copy = copy_others;
         }
     }
     return t;
@@ -1289,7 +1315,8 @@ static PyObject *text_of(Calls *c, PyObject *v) {
     return PyUnicode_CheckExact(v) ? Py_NewRef(v) : PyObject_CallOneArg(c->as_text, v);
 }
 
-/* A message list's preview (connector.input_preview / output_preview); NULL with an exception set. */
+/* A message list's preview: the last user message's text for the input, the first message's for the output; a
+ * string that is not a message list, cut; "" for another value. NULL with an exception set. */
 static PyObject *preview_of(Calls *c, const Buf *values, int role, int last_user) {
     PyObject *v = role_value(values, role), *text;
     if (v == NULL) return NULL;
@@ -1350,8 +1377,6 @@ static PyObject *call_record(Calls *c, const Buf *values, Buf trace_id, Buf span
         record_adds(c, PyTuple_GET_ITEM(added, A_STATUS), PyUnicode_FromString(status_text)) < 0)
         return NULL;
     if (usage != Py_None) {
-        static const int TOKEN_ROLES[] = {R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS,
-                                          R_REASONING_TOKENS};
         for (int i = 0; i < 5; i++) {
             PyObject *n = PyTuple_GET_ITEM(usage, i); /* cache and reasoning counts only when there are some */
             if (i >= 2 && PyLong_AsLongLong(n) == 0) continue;
@@ -1417,7 +1442,7 @@ static PyObject *read_call(Calls *c, Buf b, Py_ssize_t resource_index) {
             if (key.p == NULL) break;
             const Wanted *w = lookup(c->table, key);
             if (w == NULL) break;
-            if (w->role >= 0) values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end}; /* present */
+            if (w->role >= 0) values[w->role] = present_value(key, value);
             if (w->copy && out_field(&c->copied, c->copy_tag, f.bytes) < 0) return NULL;
             break;
         }
@@ -1425,7 +1450,6 @@ static PyObject *read_call(Calls *c, Buf b, Py_ssize_t resource_index) {
     }
     if (r < 0) return malformed();
     if (values[R_OPERATION].p == NULL) return Py_NewRef(Py_None);
-    /* values[role] is an empty Buf for a key present with no value: any_value of no bytes is None */
     PyObject *operation = any_value(values[R_OPERATION]);
     if (operation == NULL) return NULL;
     int is_call = PyObject_IsTrue(operation);
@@ -1458,8 +1482,6 @@ static PyObject *read_call(Calls *c, Buf b, Py_ssize_t resource_index) {
     if (values[R_INPUT_TOKENS].p == NULL && values[R_OUTPUT_TOKENS].p == NULL) {
         measures[2] = Py_NewRef(Py_None);
     } else {
-        static const int TOKEN_ROLES[] = {R_INPUT_TOKENS, R_OUTPUT_TOKENS, R_CACHE_READ_TOKENS, R_CACHE_WRITE_TOKENS,
-                                          R_REASONING_TOKENS};
         for (int i = 0; i < 5; i++)
             if ((usage_values[i] = role_value(values, TOKEN_ROLES[i])) == NULL) goto done;
         measures[2] = counted_usage(usage_values);
@@ -1560,7 +1582,7 @@ static int add_usage(Buf span, const Py_ssize_t where[3], void *context) {
         const Wanted *w = lookup(u->table, key);
         if (w == NULL) continue;
         if (w->role < 0) u->forged = 1;
-        else values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end}; /* present; the last counts */
+        else values[w->role] = present_value(key, value); /* the last counts */
     }
     if (r < 0) return (malformed(), -1);
     if (values[U_OPERATION].p == NULL) return 0;
@@ -1710,7 +1732,7 @@ typedef struct {
     Out rows;
 } Rows;
 
-/* One record's row, if it is the event; -1 on malformed input (no exception set). */
+/* One record's row, if it is the event: 0; -1 on malformed input (no exception set); -2 with an exception set. */
 static int add_row(Rows *rows, Buf record) {
     Field f;
     int r;
@@ -1730,15 +1752,13 @@ static int add_row(Rows *rows, Buf record) {
             if (key_value(f.bytes, &key, &value) < 0) return -1;
             if (key.p == NULL) break;
             const Wanted *w = lookup(rows->table, key);
-            if (w != NULL && values[w->role].p == NULL) values[w->role] = value.p != NULL ? value : (Buf){key.end, key.end};
+            if (w != NULL && values[w->role].p == NULL) values[w->role] = present_value(key, value);
             break;
         }
         }
     }
     if (r < 0) return -1;
-    if (event.end - event.p != rows->event.end - rows->event.p ||
-        memcmp(event.p, rows->event.p, event.end - event.p) != 0)
-        return 0;
+    if (!same_bytes(event, rows->event)) return 0;
     Value v[COLUMN_KEYS];
     for (int i = 0; i < COLUMN_KEYS; i++)
         if (read_value(values[i], &v[i]) < 0) return -1;
@@ -1779,14 +1799,33 @@ static int resource_service(Rows *rows, Buf resource) {
         Buf key, value;
         if (f.number != 1 || f.wire_type != 2) continue;
         if (key_value(f.bytes, &key, &value) < 0) return -1;
-        if (key.p == NULL || key.end - key.p != rows->service_key.end - rows->service_key.p ||
-            memcmp(key.p, rows->service_key.p, key.end - key.p) != 0)
-            continue;
+        if (key.p == NULL || !same_bytes(key, rows->service_key)) continue;
         Value v;
         if (read_value(value, &v) < 0) return -1;
         rows->service = v.string;
         return 0;
     }
+    return r < 0 ? -1 : 0;
+}
+
+static PyObject *malformed_logs(void) {
+    PyErr_SetString(PyExc_ValueError, "not a valid ExportLogsServiceRequest");
+    return NULL;
+}
+
+/* call_rows' hooks into each_item_entering: a ResourceLogs' service.name, then each of its records' rows. */
+static int enter_resource_logs(Buf resource_logs, void *context) {
+    Field f;
+    int r;
+    Buf resource = {NULL, NULL};
+    while ((r = next_field(&resource_logs, &f)) == 0) /* the resource, wherever it is among the scopes */
+        if (f.number == 1 && f.wire_type == 2) resource = f.bytes;
+    return r < 0 || resource_service(context, resource) < 0 ? (malformed_logs(), -1) : 0;
+}
+
+static int add_record_row(Buf record, const Py_ssize_t where[3], void *context) {
+    int r = add_row(context, record);
+    if (r == -1) malformed_logs();
     return r < 0 ? -1 : 0;
 }
 
@@ -1797,32 +1836,14 @@ static PyObject *call_rows(PyObject *self, PyObject *args) {
     Rows rows = {NULL, {event.buf, (const uint8_t *)event.buf + event.len},
                  {service_key.buf, (const uint8_t *)service_key.buf + service_key.len}, {NULL, NULL}, {0}};
     if ((rows.table = role_table("call_rows", keys, COLUMN_KEYS, NULL, 0)) == NULL) goto done;
-    /* ExportLogsServiceRequest: resource_logs = 1 -> resource = 1, scope_logs = 2 -> log_records = 2 */
     Buf request = {data.buf, (const uint8_t *)data.buf + data.len};
-    Field rl, part, sl;
-    int r = 0, failed = 0; /* failed: -1 malformed, -2 an exception is set */
-    while (!failed && (r = next_field(&request, &rl)) == 0) {
-        if (rl.number != 1 || rl.wire_type != 2) continue;
-        Buf resource_logs = rl.bytes, resource = {NULL, NULL};
-        while ((r = next_field(&resource_logs, &part)) == 0) /* the resource first, wherever it is */
-            if (part.number == 1 && part.wire_type == 2) resource = part.bytes;
-        if (r < 0 || resource_service(&rows, resource) < 0) {
-            failed = -1;
-            break;
+    if (each_item_entering(request, enter_resource_logs, add_record_row, &rows) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) { /* each_item's own says a trace request */
+            PyErr_Clear();
+            malformed_logs();
         }
-        resource_logs = rl.bytes;
-        while (!failed && (r = next_field(&resource_logs, &part)) == 0) {
-            if (part.number != 2 || part.wire_type != 2) continue;
-            Buf scope_logs = part.bytes;
-            while (!failed && (r = next_field(&scope_logs, &sl)) == 0)
-                if (sl.number == 2 && sl.wire_type == 2) failed = add_row(&rows, sl.bytes);
-            if (r < 0) failed = -1;
-        }
-        if (r < 0) failed = -1;
+        goto done;
     }
-    if (r < 0) failed = -1;
-    if (failed == -1) PyErr_SetString(PyExc_ValueError, "not a valid ExportLogsServiceRequest");
-    if (failed) goto done;
     result = PyBytes_FromStringAndSize((const char *)rows.rows.data, (Py_ssize_t)rows.rows.length);
 done:
     PyMem_Free(rows.rows.data);
