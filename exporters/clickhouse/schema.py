@@ -101,7 +101,8 @@ CALLS_COLUMNS = (
     f"attributes Array(Tuple(key String, value {_CALL_VALUE})), trace_id String, span_id String, "
     "observed_time_unix_nano UInt64, event_name String))))))"
 )
-"""The calls staging table's columns: only the fields of an OTLP logs request that the llm_calls view reads.
+"""Schema version 7's calls staging table (dropped by 8): only the fields of an OTLP logs request that the
+llm_calls view reads.
 ClickHouse's Protobuf input skips the others (scopes, bodies, severities, maps, bytes) instead of building
 columns of them: 21 -> 15 us of chDB CPU per record."""
 
